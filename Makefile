@@ -1,0 +1,52 @@
+# qml-ops: two commands.
+#   make run   - build the environments if needed, then `dvc repro` on the embedded default
+#   make test  - build the environments if needed, then the test suite
+# Both are idempotent: environments are rebuilt only when pyproject.toml changes.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+DVC_ENV := .tools/dvc
+DVC_VERSION := 3.67.1
+# The CPU wheel; a looser torch pin pulls a multi-GB CUDA build.
+TORCH := torch==2.13.0
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: run test env clean-env params-check bench
+
+env: $(VENV)/.installed $(DVC_ENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@echo ">> project environment ($(VENV))"
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) $(TORCH)
+	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[test]'
+	@touch $@
+
+# DVC gets its own tool environment: DVC (via hydra) and Braket's default
+# simulator pin different antlr4-python3-runtime versions.
+$(DVC_ENV)/.installed:
+	@echo ">> DVC tool environment ($(DVC_ENV))"
+	@mkdir -p .tools
+	@test -x $(DVC_ENV)/bin/python || $(PYTHON) -m venv $(DVC_ENV)
+	@$(DVC_ENV)/bin/python -m pip install $(PIP_FLAGS) 'dvc==$(DVC_VERSION)'
+	@touch $@
+
+run: env
+	@scripts/dvc repro
+	@echo
+	@echo "Results:"
+	@echo "  metrics:  scripts/dvc metrics show   (files under metrics/)"
+	@echo "  plots:    scripts/dvc plots show     (writes dvc_plots/index.html)"
+	@echo "  MLflow:   .venv/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db"
+	@echo "  data:     data/prepared, data/encoded (versions in dvc.lock)"
+
+test: env
+	@$(VENV)/bin/python -m pytest
+
+params-check: $(VENV)/.installed
+	@$(VENV)/bin/qml-ops params check
+
+clean-env:
+	rm -rf $(VENV) .tools

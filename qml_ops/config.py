@@ -1,0 +1,285 @@
+"""The one place that reads and validates ``params.yaml``.
+
+Every stage gets its section through :func:`load_params`; nothing else in the
+project parses the file. Validation happens before any work: an unknown key, a
+wrong type, an out-of-range value or an impossible combination raises
+:class:`~qml_ops.errors.ConfigError` whose message names the key, the value and
+what is allowed.
+
+Example:
+    >>> from qml_ops.config import load_params
+    >>> params = load_params("params.yaml")      # doctest: +SKIP
+    >>> params.encode.n_qubits                   # doctest: +SKIP
+    8
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qml_ops.errors import ConfigError
+
+DEFAULT_PARAMS = "params.yaml"
+
+#: Feature width of the bundled datasets (known before any data is read).
+BUILTIN_WIDTHS = {"digits": 64, "mnist": 784}
+#: Qubit counts the QCNN layout supports (log2(n) conv+pool layers).
+QUBIT_COUNTS = (4, 8, 16)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+
+
+class SplitParams(_Section):
+    """Fractions of the data for each split; they must sum to 1."""
+
+    train: float = Field(0.65, gt=0, lt=1)
+    val: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> "SplitParams":
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(
+                f"train + val + test must sum to 1, got {self.train} + {self.val} + {self.test} = {total:g}"
+            )
+        return self
+
+
+class PrepareParams(_Section):
+    """Stage ``prepare``: which dataset, which two classes, how to split."""
+
+    dataset: Literal["digits", "mnist", "file"] = "digits"
+    path: Optional[str] = None
+    label_column: str = "label"
+    classes: list[Union[int, str]] = Field(default_factory=lambda: [0, 1])
+    max_per_class: Optional[int] = Field(None, ge=1)
+    split: SplitParams = Field(default_factory=SplitParams)
+    seed: int = Field(0, ge=0)
+
+    @field_validator("classes")
+    @classmethod
+    def _two_distinct(cls, value: list) -> list:
+        if len(value) != 2:
+            raise ValueError(f"exactly two classes are needed (binary classifier), got {len(value)}")
+        if str(value[0]) == str(value[1]):
+            raise ValueError(f"the two classes must differ, got {value[0]!r} twice")
+        return value
+
+    @model_validator(mode="after")
+    def _path_matches_dataset(self) -> "PrepareParams":
+        if self.dataset == "file" and not self.path:
+            raise ValueError("dataset 'file' needs prepare.path (an .npz, a .csv or a folder of class sub-folders)")
+        if self.dataset != "file" and self.path:
+            raise ValueError(f"prepare.path is only used with dataset 'file', but dataset is {self.dataset!r}")
+        if self.dataset in ("digits", "mnist"):
+            for label in self.classes:
+                if not (isinstance(label, int) and 0 <= label <= 9):
+                    raise ValueError(f"dataset {self.dataset!r} has classes 0..9, got {label!r}")
+        return self
+
+
+class EncodeParams(_Section):
+    """Stage ``encode``: the quantum encoding of the prepared samples."""
+
+    method: Literal["angle", "dense_angle", "amplitude"] = "angle"
+    n_qubits: int = 8
+    amplitude_mode: Literal["resize", "pad"] = "resize"
+
+    @field_validator("n_qubits")
+    @classmethod
+    def _supported_qubits(cls, value: int) -> int:
+        if value not in QUBIT_COUNTS:
+            raise ValueError(f"must be one of {list(QUBIT_COUNTS)} (a power of two the QCNN layout supports)")
+        return value
+
+    def n_features(self) -> int:
+        """Width of an encoded sample (what the circuit consumes)."""
+        return {"angle": self.n_qubits, "dense_angle": 2 * self.n_qubits, "amplitude": 2**self.n_qubits}[
+            self.method
+        ]
+
+
+class ModelParams(_Section):
+    """The QCNN: convolution ansatz (FACTS §4, 1–9) and read-out/loss."""
+
+    ansatz: int = Field(9, ge=1, le=9)
+    loss: Literal["mse", "cross_entropy"] = "mse"
+
+
+class TrainParams(_Section):
+    """Stage ``train``."""
+
+    optimizer: Literal["adam", "nesterov"] = "adam"
+    lr: float = Field(0.01, gt=0, le=1)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    batch_size: int = Field(32, ge=1, le=100_000)
+    epochs: int = Field(30, ge=1, le=10_000)
+    patience: int = Field(10, ge=0)
+    seed: int = Field(0, ge=0)
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    dtype: Literal["complex64", "complex128"] = "complex64"
+    threads: int = Field(0, ge=0)
+    use_tuned: bool = False
+    registered_model: str = Field("qcnn", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+
+
+class BaselineParams(_Section):
+    """Classical baselines trained on the same encoded features."""
+
+    enabled: bool = True
+    mlp_hidden: int = Field(4, ge=1, le=4096)
+    max_iter: int = Field(2000, ge=10)
+
+
+class EvaluateParams(_Section):
+    """Stage ``evaluate``: exact and finite-shot accuracy on the test split."""
+
+    shots: int = Field(1024, ge=1, le=1_000_000)
+    shot_seeds: int = Field(5, ge=1, le=100)
+
+
+class TrackingParams(_Section):
+    """MLflow experiment naming (the tracking URI comes from the environment)."""
+
+    experiment: str = Field("qml-ops", min_length=1)
+
+
+class Params(_Section):
+    """The whole ``params.yaml``."""
+
+    prepare: PrepareParams = Field(default_factory=PrepareParams)
+    encode: EncodeParams = Field(default_factory=EncodeParams)
+    model: ModelParams = Field(default_factory=ModelParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    baseline: BaselineParams = Field(default_factory=BaselineParams)
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+    @model_validator(mode="after")
+    def _combinations(self) -> "Params":
+        width = BUILTIN_WIDTHS.get(self.prepare.dataset)
+        enc = self.encode
+        if width is not None and enc.method == "amplitude" and enc.amplitude_mode == "pad":
+            if width > 2**enc.n_qubits:
+                raise _ComboError(
+                    "encode.amplitude_mode",
+                    "pad",
+                    f"dataset {self.prepare.dataset!r} has {width} features, more than 2^{enc.n_qubits} = "
+                    f"{2**enc.n_qubits} amplitudes; use amplitude_mode 'resize' or more qubits",
+                )
+        if width is not None and enc.method in ("angle", "dense_angle") and enc.n_features() > width:
+            raise _ComboError(
+                "encode.n_qubits",
+                enc.n_qubits,
+                f"{enc.method} encoding needs {enc.n_features()} PCA components but dataset "
+                f"{self.prepare.dataset!r} has only {width} features",
+            )
+        return self
+
+    def flat(self) -> dict[str, Any]:
+        """All params as flat dotted keys (for MLflow ``log_params``)."""
+        return flatten(self.model_dump())
+
+
+class _ComboError(ValueError):
+    """An impossible combination, raised with the key it should be blamed on."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        super().__init__(allowed)
+        self.key, self.value, self.allowed = key, value, allowed
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The field names allowed at the parent of ``loc`` (for unknown-key errors)."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None) if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            break
+    return sorted(model.model_fields)
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        value = err.get("input")
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _ComboError):
+            lines.append(f"{ctx_error.key} = {ctx_error.value!r}: {ctx_error.allowed}")
+            continue
+        if err["type"] == "extra_forbidden":
+            section = ".".join(str(p) for p in loc[:-1]) or "the top level"
+            allowed = ", ".join(_allowed_keys(Params, loc))
+            lines.append(f"unknown key {key!r} (allowed in {section}: {allowed})")
+            continue
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "literal_error":
+            message = "must be " + message.removeprefix("Input should be ")
+        elif message.startswith("Input should be "):
+            message = "must be " + message.removeprefix("Input should be ")
+        if isinstance(value, dict) and err["type"] not in ("model_type", "dict_type"):
+            lines.append(f"{key}: {message}")
+        else:
+            lines.append(f"{key} = {value!r}: {message}")
+    noun = "1 error" if len(lines) == 1 else f"{len(lines)} errors"
+    return f"{source}: invalid params ({noun}):\n  - " + "\n  - ".join(lines)
+
+
+def parse_params(data: Any, source: str = DEFAULT_PARAMS) -> Params:
+    """Validate an already-loaded mapping (e.g. from YAML) into :class:`Params`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(data).__name__}")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate a params file.
+
+    Args:
+        path: the YAML file (default ``params.yaml`` in the working directory).
+
+    Raises:
+        ConfigError: missing/unreadable file, bad YAML, or any invalid value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: params file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read params file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_params(data, source=str(path))

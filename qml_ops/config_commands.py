@@ -1,0 +1,22 @@
+"""``qml-ops params check``: validate a params file without running anything."""
+
+from __future__ import annotations
+
+import argparse
+
+from qml_ops.config import DEFAULT_PARAMS, load_params
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    params = load_params(args.params)
+    sections = ", ".join(params.model_dump())
+    print(f"{args.params}: OK ({sections})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    params = subparsers.add_parser("params", help="inspect and validate params.yaml")
+    sub = params.add_subparsers(dest="params_command", metavar="ACTION")
+    check = sub.add_parser("check", help="validate a params file (exit 2 with the reasons if invalid)")
+    check.add_argument("--params", default=DEFAULT_PARAMS, help="params file (default: %(default)s)")
+    check.set_defaults(func=cmd_check)

@@ -1,0 +1,35 @@
+"""Shared plumbing for the DVC stage entry points in ``pipelines/``.
+
+:func:`run_stage` gives every stage the same behaviour: parse ``--params``,
+validate the file through :mod:`qml_ops.config` before any work, turn a
+:class:`~qml_ops.errors.QmlOpsError` into one clear message and its exit code
+(2 for bad params), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Callable
+
+from qml_ops.config import DEFAULT_PARAMS, Params, load_params
+from qml_ops.errors import QmlOpsError
+
+
+def run_stage(name: str, body: Callable[[Params], None], argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"pipelines/{name}.py", description=f"DVC stage '{name}'")
+    parser.add_argument("--params", default=DEFAULT_PARAMS, help="params file (default: %(default)s)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        params = load_params(args.params)
+        body(params)
+    except QmlOpsError as exc:
+        print(f"stage {name}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"stage {name}: interrupted", file=sys.stderr)
+        return 130
+    print(f"stage {name}: done in {time.perf_counter() - started:.1f} s")
+    return 0
