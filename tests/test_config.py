@@ -1,0 +1,95 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qml_ops.cli import main
+from qml_ops.config import load_params, parse_params
+from qml_ops.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_repo_params_are_valid():
+    params = load_params(REPO / "params.yaml")
+    assert params.prepare.dataset == "digits"
+    assert params.encode.n_qubits == 8
+
+
+def test_defaults_fill_missing_sections():
+    params = parse_params({})
+    assert params.train.optimizer == "adam"
+    assert params.encode.n_features() == 8
+
+
+@pytest.mark.parametrize(
+    "data, key, fragment",
+    [
+        ({"train": {"lr": -0.1}}, "train.lr = -0.1", "greater than 0"),
+        ({"train": {"lrr": 0.1}}, "unknown key 'train.lrr'", "allowed in train"),
+        ({"bogus": 1}, "unknown key 'bogus'", "allowed in the top level"),
+        ({"train": {"epochs": "ten"}}, "train.epochs = 'ten'", "integer"),
+        ({"train": {"epochs": 2.5}}, "train.epochs = 2.5", "integer"),
+        ({"encode": {"method": "angel"}}, "encode.method = 'angel'", "'angle', 'dense_angle' or 'amplitude'"),
+        ({"encode": {"n_qubits": 6}}, "encode.n_qubits = 6", "[4, 8, 16]"),
+        ({"model": {"ansatz": 10}}, "model.ansatz = 10", "less than or equal to 9"),
+        ({"prepare": {"classes": [3, 3]}}, "prepare.classes = [3, 3]", "must differ"),
+        ({"prepare": {"classes": [0, 1, 2]}}, "prepare.classes", "exactly two"),
+        ({"prepare": {"dataset": "file"}}, "prepare", "needs prepare.path"),
+        ({"prepare": {"split": {"train": 0.5, "val": 0.1, "test": 0.1}}}, "prepare.split", "sum to 1"),
+        (
+            {"encode": {"method": "amplitude", "amplitude_mode": "pad", "n_qubits": 4}},
+            "encode.amplitude_mode = 'pad'",
+            "64 features, more than 2^4 = 16",
+        ),
+    ],
+)
+def test_bad_values_name_key_value_and_allowed(data, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        parse_params(data, source="p.yaml")
+    message = str(info.value)
+    assert message.startswith("p.yaml: invalid params")
+    assert key in message
+    assert fragment in message
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {lr: 0.1\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_params(bad)
+
+
+def test_flat_params_use_dotted_keys():
+    flat = parse_params({}).flat()
+    assert flat["train.lr"] == 0.01
+    assert flat["prepare.split.train"] == 0.65
+
+
+def test_cli_params_check(tmp_path, capsys):
+    good = tmp_path / "good.yaml"
+    good.write_text((REPO / "params.yaml").read_text())
+    assert main(["params", "check", "--params", str(good)]) == 0
+    corrupted = yaml.safe_load(good.read_text())
+    corrupted["encode"]["n_qubits"] = 7
+    good.write_text(yaml.safe_dump(corrupted))
+    assert main(["params", "check", "--params", str(good)]) == 2
+    err = capsys.readouterr().err
+    assert "encode.n_qubits = 7" in err and "Traceback" not in err
+
+
+def test_console_script_exit_code_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("encode: {method: angle, n_qubits: three}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "qml_ops.cli", "params", "check", "--params", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "encode.n_qubits = 'three'" in proc.stderr
+    assert "Traceback" not in proc.stderr
