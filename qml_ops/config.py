@@ -126,15 +126,14 @@ class TrainParams(_Section):
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     dtype: Literal["complex64", "complex128"] = "complex64"
     threads: int = Field(0, ge=0)
-    use_tuned: bool = False
+    use_tuned: bool = True
     registered_model: str = Field("qcnn", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
 
 
 class BaselineParams(_Section):
     """Classical baselines trained on the same encoded features."""
 
-    enabled: bool = True
-    mlp_hidden: int = Field(4, ge=1, le=4096)
+    mlp_hidden: Optional[int] = Field(None, ge=1, le=4096)  # None: about the QCNN's parameter count
     max_iter: int = Field(2000, ge=10)
 
 
@@ -143,6 +142,71 @@ class EvaluateParams(_Section):
 
     shots: int = Field(1024, ge=1, le=1_000_000)
     shot_seeds: int = Field(5, ge=1, le=100)
+
+
+class FloatRange(_Section):
+    """A numeric search range: ``{low, high, log}``."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "FloatRange":
+        if not self.low < self.high:
+            raise ValueError(f"low must be < high, got low={self.low:g}, high={self.high:g}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got low={self.low:g}")
+        return self
+
+
+class TuneSpace(_Section):
+    """The search space; a list is categorical, ``{low, high, log}`` a range."""
+
+    ansatz: list[int] = Field(default_factory=lambda: list(range(1, 10)), min_length=1)
+    lr: FloatRange = Field(default_factory=lambda: FloatRange(low=0.003, high=0.1, log=True))
+    batch_size: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
+    epochs: list[int] = Field(default_factory=lambda: [10, 20], min_length=1)
+    optimizer: list[Literal["adam", "nesterov"]] = Field(default_factory=lambda: ["adam"], min_length=1)
+    loss: list[Literal["mse", "cross_entropy"]] = Field(default_factory=lambda: ["mse"], min_length=1)
+
+    @field_validator("ansatz")
+    @classmethod
+    def _ansatz_range(cls, value: list[int]) -> list[int]:
+        bad = [a for a in value if not 1 <= a <= 9]
+        if bad:
+            raise ValueError(f"ansatz choices must be in 1..9, got {bad}")
+        return value
+
+    @field_validator("batch_size", "epochs")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        bad = [v for v in value if v < 1]
+        if bad:
+            raise ValueError(f"choices must be >= 1, got {bad}")
+        return value
+
+
+class TuneParams(_Section):
+    """Stage ``tune``: Optuna search over the QCNN in simulation."""
+
+    study: str = Field("auto", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    n_trials: int = Field(20, ge=1, le=100_000)
+    timeout_s: Optional[float] = Field(None, gt=0)
+    sampler: Literal["tpe", "random", "cmaes"] = "tpe"
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    metric: Literal["val_accuracy"] = "val_accuracy"
+    seed: int = Field(0, ge=0)
+    storage: Optional[str] = None
+    workers: int = Field(1, ge=1, le=256)
+    space: TuneSpace = Field(default_factory=TuneSpace)
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.startswith(("sqlite:///", "postgresql", "mysql")):
+            raise ValueError("must be null (a SQLite file under optuna/) or an RDB URL: sqlite:///…, postgresql://…")
+        return value
 
 
 class TrackingParams(_Section):
@@ -160,6 +224,7 @@ class Params(_Section):
     train: TrainParams = Field(default_factory=TrainParams)
     baseline: BaselineParams = Field(default_factory=BaselineParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    tune: TuneParams = Field(default_factory=TuneParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
 
     @model_validator(mode="after")

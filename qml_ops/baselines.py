@@ -1,0 +1,61 @@
+"""Classical baselines on the same encoded features as the QCNN.
+
+Published benchmarks (Bowles, Ahmed & Schuld 2024) find simple classical
+models often match quantum ones, so every QCNN result sits beside these:
+logistic regression, and a one-hidden-layer MLP sized to about the QCNN's
+parameter count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class BaselineResult:
+    name: str
+    n_params: int
+    train_accuracy: float
+    val_accuracy: float
+    test_accuracy: float
+
+    def as_metrics(self) -> dict[str, float]:
+        return {
+            "n_params": self.n_params,
+            "train_accuracy": self.train_accuracy,
+            "val_accuracy": self.val_accuracy,
+            "test_accuracy": self.test_accuracy,
+        }
+
+
+def mlp_hidden_for(n_params: int, n_features: int) -> int:
+    """Hidden units so that an (n_features → h → 1) MLP has about ``n_params`` weights."""
+    return max(1, round((n_params - 1) / (n_features + 2)))
+
+
+def fit_baselines(
+    splits: dict[str, tuple[np.ndarray, np.ndarray]], target_params: int, seed: int = 0,
+    mlp_hidden: int | None = None, max_iter: int = 2000,
+) -> list[BaselineResult]:
+    """Fit logistic regression and an MLP on train; score train/val/test."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    X_train, y_train = splits["train"]
+    n_features = X_train.shape[1]
+    hidden = mlp_hidden or mlp_hidden_for(target_params, n_features)
+    models = {
+        "logreg": (LogisticRegression(max_iter=max_iter), n_features + 1),
+        "mlp": (
+            MLPClassifier(hidden_layer_sizes=(hidden,), max_iter=max_iter, random_state=seed),
+            n_features * hidden + hidden + hidden + 1,
+        ),
+    }
+    results = []
+    for name, (model, n_params) in models.items():
+        model.fit(X_train, y_train)
+        scores = {split: float(model.score(*splits[split])) for split in ("train", "val", "test")}
+        results.append(BaselineResult(name, n_params, scores["train"], scores["val"], scores["test"]))
+    return results

@@ -1,0 +1,78 @@
+"""Figures for MLflow artifacts and reports (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def learning_curves(history: Sequence[dict]) -> plt.Figure:
+    """Loss and train/validation accuracy per epoch."""
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(epochs, [h["loss"] for h in history], label="train loss")
+    if history and history[0].get("val_loss") is not None:
+        ax_loss.plot(epochs, [h["val_loss"] for h in history], label="val loss")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    ax_acc.plot(epochs, [h["train_accuracy"] for h in history], label="train")
+    if history and history[0].get("val_accuracy") is not None:
+        ax_acc.plot(epochs, [h["val_accuracy"] for h in history], label="validation")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.set_ylim(0, 1.02)
+    ax_acc.legend()
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, str(int(value)), ha="center", va="center",
+                color="white" if value > matrix.max() / 2 else "black")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title or "confusion matrix")
+    fig.tight_layout()
+    return fig
+
+
+def bars(labels: Sequence[str], series: dict[str, Sequence[float]], ylabel: str, title: str = "") -> plt.Figure:
+    """Grouped bars: one group per label, one bar per series."""
+    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(labels)), 3.5))
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(labels))
+    for k, (name, values) in enumerate(series.items()):
+        ax.bar(x + k * width - 0.4 + width / 2, values, width, label=name)
+    ax.set_xticks(x, labels, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def scatter(points: dict[str, tuple[float, float]], xlabel: str, ylabel: str, title: str = "") -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    for name, (x, y) in points.items():
+        ax.scatter([x], [y])
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def close(fig: plt.Figure) -> None:
+    plt.close(fig)

@@ -1,0 +1,93 @@
+"""Run a tuning study: locally with N worker processes, or join one as a worker.
+
+The parent creates the storage schema, the MLflow experiment, the study and
+its parent run *once*, then starts the workers (``qml-ops tune worker``), so
+workers never race to create them. Each worker runs trials until the study
+holds ``tune.n_trials`` counted trials.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from qml_ops import io, project
+from qml_ops.config import Params
+from qml_ops.errors import QmlOpsError
+from qml_ops.training_data import load_encoded
+from qml_ops.tuning.study import (
+    StudyRef, create_or_load, load_study, log_study_summary, n_finished, redact, run_worker, storage_url,
+    study_name, summarise,
+)
+
+STORAGE_ENV = "QML_OPS_TUNE_STORAGE"  # passes an RDB URL (maybe with a password) to workers, not argv
+BEST_PARAMS_FILE = Path("tune/best_params.json")
+METRICS_FILE = project.METRICS_DIR / "tune.json"
+
+
+def study_ref(params: Params, splits: dict) -> StudyRef:
+    name = study_name(params, splits["train"][0])
+    return StudyRef(name, storage_url(params.tune, name))
+
+
+def run_study(params: Params, params_path: str = "params.yaml", workers: int | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """Create or resume the study, run it to ``tune.n_trials``, write the outputs."""
+    tune = params.tune
+    splits = load_encoded()
+    ref = study_ref(params, splits)
+    study = create_or_load(params, ref)
+    workers = workers or tune.workers
+    before = n_finished(study)
+    print(f"tune: study {ref.name!r} in {redact(ref.storage_url)}: {before}/{tune.n_trials} trials done, "
+          f"{workers} worker(s)")
+    if before < tune.n_trials:
+        if workers == 1:
+            run_worker(params, ref, splits, tune.n_trials, tune.timeout_s, progress=progress)
+        else:
+            spawn_workers(ref, params_path, workers, tune.timeout_s)
+    study = load_study(params, ref)
+    summary = summarise(study, ref, tune.n_trials)
+    log_study_summary(study, summary)
+    if summary["best_params"] is None:
+        raise QmlOpsError(f"tune: study {ref.name!r} has no completed trial ({summary['n_failed']} failed, "
+                          f"{summary['n_pruned']} pruned); see the failed runs in MLflow")
+    io.write_json(BEST_PARAMS_FILE, {"study": ref.name, "best_value": summary["best_value"],
+                                     "best_params": summary["best_params"]})
+    io.write_json(METRICS_FILE, summary)
+    return summary
+
+
+def spawn_workers(ref: StudyRef, params_path: str, workers: int, timeout_s: float | None) -> None:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {**os.environ, STORAGE_ENV: ref.storage_url, "OMP_NUM_THREADS": str(threads)}
+    command = [sys.executable, "-m", "qml_ops.cli", "tune", "worker", "--study", ref.name,
+               "--params", params_path, "--threads", str(threads)]
+    if timeout_s:
+        command += ["--timeout", str(timeout_s)]
+    procs = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    try:
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        raise
+    failed = [c for c in codes if c != 0]
+    if failed:
+        raise QmlOpsError(f"tune: {len(failed)} of {workers} worker(s) exited with an error (codes {failed})")
+
+
+def worker(params: Params, study: str, storage: str | None, threads: int = 0, timeout_s: float | None = None) -> int:
+    """Join an existing study and run trials until its budget is reached."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    url = storage or os.environ.get(STORAGE_ENV) or storage_url(params.tune, study)
+    ref = StudyRef(study, url)
+    splits = load_encoded()
+    run_worker(params, ref, splits, params.tune.n_trials, timeout_s or params.tune.timeout_s)
+    return 0

@@ -1,0 +1,309 @@
+"""Optuna studies over the QCNN, every trial a nested MLflow run.
+
+* One MLflow parent run per study (its id is kept in the study's user
+  attributes, so a resumed study and every worker log under the same parent);
+  each trial is a child run (``parent_run_id``) with its params, per-epoch
+  metrics, trial number and final state tag (COMPLETE / PRUNED / FAIL).
+* Storage: an RDB URL (``tune.storage``, e.g. PostgreSQL for many machines)
+  or, by default, a SQLite file ``optuna/<study>.db`` in the project. Trials
+  send heartbeats, so a trial of a killed process is failed on the next start
+  and the study resumes; finished trials are never lost.
+* A study runs until it holds ``tune.n_trials`` finished trials in total,
+  across restarts and workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import warnings
+
+import numpy as np
+import optuna
+
+# heartbeats and the matplotlib plots are marked experimental; they are what we want
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+from qml_ops import tracking
+from qml_ops.config import Params, TuneParams
+from qml_ops.errors import ConfigError, ModelError
+from qml_ops.project import find_root
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+PARENT_ATTR = "mlflow_parent_run_id"
+EXPERIMENT_ATTR = "mlflow_experiment"
+HEARTBEAT_S = 10
+
+
+@dataclass
+class StudyRef:
+    name: str
+    storage_url: str
+
+
+def study_name(params: Params, train_X: np.ndarray) -> str:
+    """``tune.study``, or for ``auto`` a name from the task, space and data."""
+    if params.tune.study != "auto":
+        return params.tune.study
+    digest = hashlib.sha256()
+    digest.update(json.dumps(params.tune.space.model_dump(), sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(train_X).tobytes())
+    e = params.encode
+    return f"qcnn-{params.prepare.dataset}-{e.method}{e.n_qubits}-{digest.hexdigest()[:8]}"
+
+
+def storage_url(tune: TuneParams, name: str, root: Path | None = None) -> str:
+    if tune.storage:
+        return tune.storage
+    folder = (root or find_root()) / "optuna"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / f'{name}.db').resolve()}"
+
+
+def redact(url: str) -> str:
+    """An RDB URL with any password removed (safe to log); project files relative."""
+    root = f"sqlite:///{find_root().resolve()}/"
+    if url.startswith(root):
+        return "sqlite:///" + url.removeprefix(root)
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 120}}
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    try:
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S,
+            heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=None),
+        )
+    except Exception as exc:  # sqlalchemy OperationalError, missing driver, ...
+        raise ConfigError(f"tune.storage = {redact(url)!r}: cannot open the study storage ({str(exc).splitlines()[0]})") from None
+
+
+def make_sampler(tune: TuneParams) -> optuna.samplers.BaseSampler:
+    samplers = {
+        "tpe": lambda: optuna.samplers.TPESampler(seed=tune.seed),
+        "random": lambda: optuna.samplers.RandomSampler(seed=tune.seed),
+        "cmaes": lambda: optuna.samplers.CmaEsSampler(
+            seed=tune.seed, warn_independent_sampling=False,
+            independent_sampler=optuna.samplers.TPESampler(seed=tune.seed),
+        ),
+    }
+    return samplers[tune.sampler]()
+
+
+def make_pruner(tune: TuneParams, max_epochs: int) -> optuna.pruners.BasePruner:
+    pruners = {
+        "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3),
+        "hyperband": lambda: optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max_epochs),
+        "none": lambda: optuna.pruners.NopPruner(),
+    }
+    return pruners[tune.pruner]()
+
+
+def create_or_load(params: Params, ref: StudyRef) -> optuna.Study:
+    """Create the study (or load it to resume), with its MLflow experiment and parent run."""
+    tune = params.tune
+    study = optuna.create_study(
+        study_name=ref.name,
+        storage=open_storage(ref.storage_url),
+        direction="maximize",
+        sampler=make_sampler(tune),
+        pruner=make_pruner(tune, max(tune.space.epochs)),
+        load_if_exists=True,
+    )
+    if PARENT_ATTR not in study.user_attrs:
+        tracking.configure(params.tracking.experiment)
+        tags = {**tracking.standard_tags("tune"), "optuna.study": ref.name, "optuna.storage": redact(ref.storage_url)}
+        with tracking.start_run(f"tune-{ref.name}", tags=tags) as run:
+            tracking.log_params({f"tune.{k}": v for k, v in params.flat().items() if not k.startswith("tune.")})
+            tracking.log_params({k: v for k, v in params.flat().items() if k.startswith("tune.") and k != "tune.storage"})
+        study.set_user_attr(PARENT_ATTR, run.info.run_id)
+        study.set_user_attr(EXPERIMENT_ATTR, params.tracking.experiment)
+    return study
+
+
+def load_study(params: Params, ref: StudyRef) -> optuna.Study:
+    """Join an existing study (a worker): it must have been created first."""
+    tune = params.tune
+    storage = open_storage(ref.storage_url)
+    try:
+        return optuna.load_study(
+            study_name=ref.name, storage=storage, sampler=make_sampler(tune),
+            pruner=make_pruner(tune, max(tune.space.epochs)),
+        )
+    except KeyError:
+        raise ConfigError(
+            f"study {ref.name!r} does not exist in {redact(ref.storage_url)}; create it with `qml-ops tune` first"
+        ) from None
+
+
+def counts_toward_budget(trial: optuna.trial.FrozenTrial) -> bool:
+    """Finished trials count toward ``tune.n_trials``; a trial failed only because
+    its process died (stale heartbeat) does not: it is retried instead."""
+    if trial.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+        return True
+    return trial.state == optuna.trial.TrialState.FAIL and "fail_reason" in trial.user_attrs
+
+
+def n_finished(study: optuna.Study) -> int:
+    return sum(counts_toward_budget(t) for t in study.get_trials(deepcopy=False, states=FINISHED))
+
+
+class StopAtBudget:
+    """Stop optimising once the study holds ``n_trials`` counted trials (all workers)."""
+
+    def __init__(self, n_trials: int):
+        self.n_trials = n_trials
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if n_finished(study) >= self.n_trials:
+            study.stop()
+
+
+class Objective:
+    """Train one QCNN per trial on the encoded data; report val accuracy per epoch."""
+
+    def __init__(self, params: Params, splits: dict[str, tuple[np.ndarray, np.ndarray]], parent_run_id: str,
+                 experiment: str):
+        self.params = params
+        self.splits = splits
+        self.parent_run_id = parent_run_id
+        self.experiment = experiment
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        space = self.params.tune.space
+        return {
+            "ansatz": trial.suggest_categorical("ansatz", space.ansatz),
+            "lr": trial.suggest_float("lr", space.lr.low, space.lr.high, log=space.lr.log),
+            "batch_size": trial.suggest_categorical("batch_size", space.batch_size),
+            "epochs": trial.suggest_categorical("epochs", space.epochs),
+            "optimizer": trial.suggest_categorical("optimizer", space.optimizer),
+            "loss": trial.suggest_categorical("loss", space.loss),
+        }
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        from qml_ops.training import apply_tuned, model_from_params
+
+        chosen = self.suggest(trial)
+        params = apply_tuned(self.params, chosen)
+        params = params.model_copy(update={"train": params.train.model_copy(update={"patience": 0, "use_tuned": False})})
+        model = model_from_params(params)
+        (X, y), (X_val, y_val) = self.splits["train"], self.splits["val"]
+        study_name = trial.study.study_name
+        tracking.configure(self.experiment)
+        tags = {
+            **tracking.standard_tags("tune-trial"),
+            "optuna.study": study_name,
+            "optuna.trial_number": str(trial.number),
+            "optuna.state": "RUNNING",
+        }
+        best = {"val": -math.inf}
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            tracking.log_metrics(metrics, step=epoch)
+            value = metrics["val_accuracy"]
+            best["val"] = max(best["val"], value)
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch} (val_accuracy {value:.4f})")
+
+        with tracking.start_run(f"trial-{trial.number}", tags=tags, parent_run_id=self.parent_run_id):
+            tracking.log_params({**chosen, "trial_number": trial.number, "study": study_name})
+            started = time.perf_counter()
+            try:
+                model.fit(X, y, X_val, y_val, callback=on_epoch)
+            except optuna.TrialPruned:
+                tracking.set_tags({"optuna.state": "PRUNED"})
+                tracking.log_metrics({"best_val_accuracy": best["val"], "trial_seconds": time.perf_counter() - started})
+                raise
+            except Exception as exc:
+                reason = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+                tracking.set_tags({"optuna.state": "FAIL", "optuna.fail_reason": reason})
+                trial.set_user_attr("fail_reason", reason)
+                raise
+            value = max(r.val_accuracy for r in model.history_)
+            tracking.set_tags({"optuna.state": "COMPLETE"})
+            tracking.log_metrics({"best_val_accuracy": value, "trial_seconds": time.perf_counter() - started})
+        return value
+
+
+def run_worker(params: Params, ref: StudyRef, splits: dict, n_trials: int, timeout_s: float | None = None,
+               progress: bool = False) -> None:
+    """Optimise until the study holds ``n_trials`` finished trials (or time runs out)."""
+    study = load_study(params, ref)
+    objective = Objective(params, splits, study.user_attrs[PARENT_ATTR], study.user_attrs.get(EXPERIMENT_ATTR, params.tracking.experiment))
+    remaining = n_trials - n_finished(study)
+    if remaining <= 0:
+        return
+    study.optimize(
+        objective,
+        n_trials=remaining,
+        timeout=timeout_s,
+        catch=(ModelError, ValueError, RuntimeError, FloatingPointError),
+        callbacks=[StopAtBudget(n_trials)],
+        show_progress_bar=progress,
+        gc_after_trial=False,
+    )
+
+
+def summarise(study: optuna.Study, ref: StudyRef, n_trials: int) -> dict[str, Any]:
+    trials = study.get_trials(deepcopy=False)
+    count = {state: sum(t.state == state and counts_toward_budget(t) for t in trials) for state in FINISHED}
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = max(complete, key=lambda t: t.value) if complete else None
+    return {
+        "study": ref.name,
+        "storage": redact(ref.storage_url),
+        "n_trials": n_trials,
+        "n_finished": sum(count.values()),
+        "n_complete": count[optuna.trial.TrialState.COMPLETE],
+        "n_pruned": count[optuna.trial.TrialState.PRUNED],
+        "n_failed": count[optuna.trial.TrialState.FAIL],
+        "best_value": best.value if best else None,
+        "best_trial": best.number if best else None,
+        "best_params": best.params if best else None,
+        "mlflow_experiment": study.user_attrs.get(EXPERIMENT_ATTR),
+        "mlflow_parent_run_id": study.user_attrs.get(PARENT_ATTR),
+    }
+
+
+def log_study_summary(study: optuna.Study, summary: dict[str, Any]) -> None:
+    """Best trial, params, value and the history/importance plots on the parent run."""
+    from qml_ops import plots
+
+    tracking.configure(summary["mlflow_experiment"])
+    with tracking.start_run("tune", run_id=summary["mlflow_parent_run_id"]):
+        tracking.log_metrics({k: summary[k] for k in ("n_finished", "n_complete", "n_pruned", "n_failed")})
+        if summary["best_params"] is None:
+            return
+        tracking.log_metrics({"best_value": summary["best_value"], "best_trial": summary["best_trial"]})
+        tracking.set_tags({"optuna.best_trial": summary["best_trial"],
+                           **{f"best.{k}": v for k, v in summary["best_params"].items()}})
+        tracking.log_dict(summary, "tune_summary.json")
+        from optuna.visualization import matplotlib as ovm
+
+        figures = [("optimization_history.png", ovm.plot_optimization_history)]
+        if summary["n_complete"] >= 2:
+            figures.append(("param_importances.png", ovm.plot_param_importances))
+        for name, plot in figures:
+            try:
+                ax = plot(study)
+            except (ValueError, RuntimeError) as exc:  # e.g. one distinct value per param
+                print(f"tune: skipped {name}: {exc}")
+                continue
+            fig = ax.figure if hasattr(ax, "figure") else ax
+            fig.set_size_inches(7, 4)
+            fig.tight_layout()
+            tracking.log_figure(fig, name)
+            plots.close(fig)
