@@ -44,11 +44,13 @@ Block = Callable[[int, int, int], list[Gate]]
 __all__ = ["Block", "CONV_ANSATZE", "POOL_N_PARAMS", "pool", "conv_block"]
 
 
-def _ttn(a: int, b: int, o: int) -> list[Gate]:
+def _ttn(a: int, b: int, weight_offset: int) -> list[Gate]:
+    o = weight_offset
     return [Gate("ry", (a,), (w(o),)), Gate("ry", (b,), (w(o + 1),)), Gate("cnot", (a, b))]
 
 
-def _h_cz_rx(a: int, b: int, o: int) -> list[Gate]:
+def _h_cz_rx(a: int, b: int, weight_offset: int) -> list[Gate]:
+    o = weight_offset
     return [
         Gate("h", (a,)),
         Gate("h", (b,)),
@@ -58,7 +60,8 @@ def _h_cz_rx(a: int, b: int, o: int) -> list[Gate]:
     ]
 
 
-def _ry_cnot(a: int, b: int, o: int) -> list[Gate]:
+def _ry_cnot(a: int, b: int, weight_offset: int) -> list[Gate]:
+    o = weight_offset
     return [
         Gate("ry", (a,), (w(o),)),
         Gate("ry", (b,), (w(o + 1),)),
@@ -70,7 +73,8 @@ def _ry_cnot(a: int, b: int, o: int) -> list[Gate]:
 
 
 def _ry_controlled(name: str) -> Block:
-    def block(a: int, b: int, o: int) -> list[Gate]:
+    def block(a: int, b: int, weight_offset: int) -> list[Gate]:
+        o = weight_offset
         return [
             Gate("ry", (a,), (w(o),)),
             Gate("ry", (b,), (w(o + 1),)),
@@ -84,7 +88,8 @@ def _ry_controlled(name: str) -> Block:
     return block
 
 
-def _so4(a: int, b: int, o: int) -> list[Gate]:
+def _so4(a: int, b: int, weight_offset: int) -> list[Gate]:
+    o = weight_offset
     return [
         Gate("ry", (a,), (w(o),)),
         Gate("ry", (b,), (w(o + 1),)),
@@ -98,7 +103,8 @@ def _so4(a: int, b: int, o: int) -> list[Gate]:
 
 
 def _rx_rz_controlled(name: str) -> Block:
-    def block(a: int, b: int, o: int) -> list[Gate]:
+    def block(a: int, b: int, weight_offset: int) -> list[Gate]:
+        o = weight_offset
         return [
             Gate("rx", (a,), (w(o),)),
             Gate("rx", (b,), (w(o + 1),)),
@@ -116,7 +122,8 @@ def _rx_rz_controlled(name: str) -> Block:
     return block
 
 
-def _su4(a: int, b: int, o: int) -> list[Gate]:
+def _su4(a: int, b: int, weight_offset: int) -> list[Gate]:
+    o = weight_offset
     return [
         Gate("u3", (a,), (w(o), w(o + 1), w(o + 2))),
         Gate("u3", (b,), (w(o + 3), w(o + 4), w(o + 5))),

@@ -28,11 +28,24 @@ How it is fast (see FACTS §6 and ``benchmarks/bench_sim.py``):
    cotangent, both stacked in one matmul per block, and accumulates each
    block's 4×4 gradient. Memory: about 4 state vectors, independent of depth.
 
-Where the time goes (8 qubits, batch 256, one thread): roughly a third in building
-the block matrices and observable from the weights (a few hundred tiny ops,
-forward + backward), the rest in ~7 full-state matmuls forward and ~14 backward.
-At 16 qubits it is memory bandwidth: each block or permute is one pass over the
-state (33 MB at batch 64, complex64).
+Where the time goes (measured on the 2-core VM, one thread, SU(4), angle):
+
+* 8 qubits, batch 256: ~10 ms per forward + backward (~25k samples/s); ~3.5 ms of
+  it builds the block matrices and the observable from the weights (a few hundred
+  tiny ops, forward + backward, independent of the batch), the rest is the front
+  (small clusters), 7 full-state matmuls forward and 7 stacked ones backward.
+* 16 qubits, batch 64: ~1.5–2.3 s per step (36–62 samples/s; the faster figure
+  with FACTS §6's ``GLIBC_TUNABLES``). Memory-bandwidth bound: each block or
+  permute is one pass over the state (33 MB, complex64). The profile splits
+  about evenly between batched matmuls and copies (axis permutes, and the
+  conjugate-transposed operand of the per-block gradient contraction
+  ``Σ λ ψ†``, which torch materialises); blocks on the last qubit axes (small
+  ``Y``, many tiny matmuls) are the slowest.
+* CUDA (H200, complex64): 8 qubits ~69k samples/s at batch 1024, 253k/s at 4096;
+  16 qubits only ~450–475 samples/s at batch 64–1024: the same many-tiny-matmul
+  shapes and the ``Σ λ ψ†`` contraction (batched GEMMs with M = N = 4) are
+  latency bound there. Correct on CUDA (agrees with CPU to 1e-14 in complex128),
+  not yet tuned for it.
 
 ``torch.compile`` is not used: it cannot generate code for complex tensors and a
 cold compile takes minutes on 2 cores (FACTS §6); eager complex64 is the default.
