@@ -41,8 +41,7 @@ def main(params: Params) -> None:
     tracking.configure(registry["experiment"])
     scalar = {k: metrics[k] for k in ("test_accuracy", "test_accuracy_shots_mean", "test_accuracy_shots_std")}
     with tracking.start_run("train-qcnn", run_id=registry["run_id"]):
-        tracking.log_metrics(scalar)
-        tracking.log_metrics(scalar, model_id=registry["model_id"])
+        tracking.log_metrics(scalar, model_id=registry["model_id"])  # on the run and its logged model
         tracking.log_metrics({f"baseline_{n}_test_accuracy": b["test_accuracy"] for n, b in baselines.items()})
         fig = plots.confusion_matrix(result.confusion, class_names(), "QCNN, test split (exact)")
         tracking.log_figure(fig, "confusion_matrix.png")

@@ -143,7 +143,7 @@ def train_and_register(params: Params, splits: dict[str, tuple[np.ndarray, np.nd
             registered_model=params.train.registered_model,
             version_tags={"sim.val_accuracy": round(metrics["val_accuracy"], 6), "qml_ops.stage": "train"},
         )
-        tracking.log_metrics({"val_accuracy": metrics["val_accuracy"]}, model_id=registered["model_id"])
+        tracking.log_metrics({"sim_val_accuracy": metrics["val_accuracy"]}, model_id=registered["model_id"])
         registered["run_id"] = run.info.run_id
         registered["experiment"] = params.tracking.experiment
     io.write_json(project.MODEL_DIR / "registry.json", registered)

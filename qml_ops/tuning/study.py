@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import math
 import re
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,7 @@ from qml_ops.project import find_root
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 PARENT_ATTR = "mlflow_parent_run_id"
 EXPERIMENT_ATTR = "mlflow_experiment"
-HEARTBEAT_S = 10
+HEARTBEAT_ENV = "QML_OPS_TUNE_HEARTBEAT_S"  # seconds between trial heartbeats (default 10)
 
 
 @dataclass
@@ -81,10 +83,11 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         engine_kwargs = {"connect_args": {"timeout": 120}}
     else:
         engine_kwargs = {"pool_pre_ping": True}
+    heartbeat = int(os.environ.get(HEARTBEAT_ENV, "10"))
     try:
         return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S,
-            heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=None),
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None),
         )
     except Exception as exc:  # sqlalchemy OperationalError, missing driver, ...
         raise ConfigError(f"tune.storage = {redact(url)!r}: cannot open the study storage ({str(exc).splitlines()[0]})") from None
@@ -207,6 +210,7 @@ class Objective:
             "optuna.study": study_name,
             "optuna.trial_number": str(trial.number),
             "optuna.state": "RUNNING",
+            "qml_ops.worker": f"{socket.gethostname()}:{os.getpid()}",
         }
         best = {"val": -math.inf}
 
