@@ -209,6 +209,73 @@ class TuneParams(_Section):
         return value
 
 
+class PriceOverride(_Section):
+    per_task: Optional[float] = Field(None, ge=0)
+    per_shot: Optional[float] = Field(None, ge=0)
+
+
+class HardwareGate(_Section):
+    """When a device's result promotes the model version."""
+
+    max_gap: float = Field(0.05, ge=0, le=1)
+    min_accuracy: float = Field(0.9, ge=0, le=1)
+    max_cost_per_inference_usd: float = Field(2.0, ge=0)
+
+
+class HardwareParams(_Section):
+    """Stage ``hardware``: the registered model on QPUs, or on calibrated emulators of them."""
+
+    mode: Literal["emulate", "qpu", "off"] = "emulate"
+    devices: list[str] = Field(
+        default_factory=lambda: ["rigetti-cepheus-1-108q", "iqm-garnet", "iqm-emerald", "ionq-forte-enterprise-1"],
+        min_length=1,
+    )
+    model_alias: str = Field("candidate", min_length=1)
+    n_samples: int = Field(48, ge=1, le=100_000)
+    shots: int = Field(512, ge=1)
+    seed: int = Field(0, ge=0)
+    emulator: Literal["torch", "braket"] = "torch"
+    one_task_per_inference: bool = False
+    max_budget_usd: float = Field(0.0, ge=0)
+    approve_usd: float = Field(0.0, ge=0)
+    prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    s3_bucket: Optional[str] = None
+    s3_prefix: str = "qml-ops"
+    poll_timeout_s: float = Field(600, gt=0)
+    gate: HardwareGate = Field(default_factory=HardwareGate)
+    promote_alias: str = Field("hardware-validated", min_length=1)
+    emulated_alias: str = Field("emulator-validated", min_length=1)
+
+    @model_validator(mode="after")
+    def _known_devices(self) -> "HardwareParams":
+        from qml_ops.hardware.devices import DEVICES
+
+        known = sorted(DEVICES)
+        for key, ids in (("hardware.devices", self.devices), ("hardware.prices", list(self.prices))):
+            for device_id in ids:
+                if device_id not in DEVICES:
+                    raise _ComboError(key, ids, f"unknown device {device_id!r}; known devices: {', '.join(known)}")
+        if len(set(self.devices)) != len(self.devices):
+            raise _ComboError("hardware.devices", self.devices, "a device is listed twice")
+        for device_id in self.devices:
+            device = DEVICES[device_id]
+            if device.successor and device.status == "RETIRED":
+                raise _ComboError("hardware.devices", self.devices, 
+                    f"device {device_id!r} is retired (since {device.retired_on}); use its successor "
+                    f"{device.successor!r}"
+                )
+            if self.mode != "off" and device.is_qpu:
+                upper = device.max_shots
+                if self.shots < device.min_shots or (upper is not None and self.shots > upper):
+                    raise _ComboError(
+                        "hardware.shots", self.shots,
+                        f"{device_id} accepts {device.shots_range_text} shots per task",
+                    )
+        if self.mode == "qpu" and not self.s3_bucket:
+            raise _ComboError("hardware.s3_bucket", None, "mode 'qpu' needs an S3 bucket for the task results")
+        return self
+
+
 class TrackingParams(_Section):
     """MLflow experiment naming (the tracking URI comes from the environment)."""
 
@@ -225,6 +292,7 @@ class Params(_Section):
     baseline: BaselineParams = Field(default_factory=BaselineParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     tune: TuneParams = Field(default_factory=TuneParams)
+    hardware: HardwareParams = Field(default_factory=HardwareParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
 
     @model_validator(mode="after")

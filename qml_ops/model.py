@@ -230,7 +230,7 @@ class QCNNClassifier:
             else:
                 stale += 1
             if bar is not None:
-                bar.set_postfix(loss=f"{record.loss:.4f}", val_acc=f"{val_acc:.3f}" if has_val else "-")
+                bar.set_postfix(loss=f"{record.loss:.4f}", val_acc=f"{val_acc:.3f}" if has_val else "-", refresh=False)
             if callback is not None and callback(epoch, record.as_metrics()):
                 break
             if self.patience and stale >= self.patience:

@@ -301,3 +301,24 @@ def resolve_alias(name: str, alias: str):
 
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200]
+
+
+def download_registered_model(name: str, alias: str, dest: Path) -> tuple[Any, Path]:
+    """Fetch the pyfunc folder of ``models:/name@alias``; returns (model version, artifacts folder)."""
+    import mlflow
+
+    version = resolve_alias(name, alias)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version.version}", dst_path=str(dest)))
+    artifacts = local / "artifacts"
+    if not (artifacts / "model.json").exists():
+        raise TrackingError(f"models:/{name}@{alias} (version {version.version}) is not a qml-ops QCNN model")
+    return version, artifacts
+
+
+def version_model_id(version: Any) -> str | None:
+    """The logged-model id behind a registry version (MLflow 3), if any."""
+    model_id = getattr(version, "model_id", None)
+    if model_id:
+        return model_id
+    source = getattr(version, "source", "") or ""
+    return source.removeprefix("models:/") if source.startswith("models:/m-") else None

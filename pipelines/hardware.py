@@ -1,0 +1,54 @@
+"""DVC stage `hardware` (gated): the registered model on QPUs or their calibrated emulators.
+
+Prices the run first and prints the estimate. `hardware.mode`:
+  emulate (default): calibrated local emulators of each device, offline and free;
+  qpu: real devices, only if the estimate is within hardware.max_budget_usd and
+       hardware.approve_usd covers it; otherwise the stage is skipped (exit 0);
+  off: skipped.
+Outputs metrics/hardware.json and plots/hardware/*.png; logs a `hardware` run
+linked to the training run, puts the device metrics on the registered model,
+and promotes a version whose devices pass hardware.gate.
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+from qml_ops import io, project
+from qml_ops.config import Params
+from qml_ops.hardware import reporting
+from qml_ops.hardware.validation import estimates, gate_decision
+from qml_ops.stage import run_stage
+
+METRICS = project.METRICS_DIR / "hardware.json"
+
+
+def main(params: Params) -> None:
+    hw = params.hardware
+    if hw.mode == "off":
+        io.write_json(METRICS, reporting.skipped(hw, "hardware.mode is 'off'", {}))
+        print("hardware: mode 'off', skipped")
+        return
+    prices = estimates(hw)
+    total = sum(e.cost_usd for e in prices.values())
+    print(reporting.estimate_table(prices, hw.mode))
+    if hw.mode == "qpu":
+        decision = gate_decision(hw, total)
+        if not decision.allowed:
+            io.write_json(METRICS, reporting.skipped(hw, decision.reason, prices))
+            print(f"hardware: skipped, no task created: {decision.reason}")
+            return
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = reporting.validate_registered_model(params, prices, Path(tmp))
+    io.write_json(METRICS, summary)
+    for device_id, m in summary["devices"].items():
+        print(f"  {device_id:26s} accuracy {m['accuracy']:.4f} (sim {m['sim_accuracy']:.4f}, gap "
+              f"{m['sim2real_gap']:+.4f}), {m['two_qubit_gates']} 2q gates, ${m['cost_usd']:.2f} "
+              f"({m['cost_basis']})")
+    if summary.get("promoted"):
+        print(f"hardware: promoted {summary['model']} to @{summary['promoted']['alias']} "
+              f"(devices passing hardware.gate: {', '.join(summary['promoted']['devices'])})")
+
+
+if __name__ == "__main__":
+    sys.exit(run_stage("hardware", main))

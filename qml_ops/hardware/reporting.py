@@ -1,0 +1,185 @@
+"""The hardware stage's workflow: registered model in, device metrics and promotion out.
+
+Reads ``models:/<name>@<hardware.model_alias>``, validates it on every device
+(:mod:`qml_ops.hardware.validation`), and records the result three ways:
+``metrics/hardware.json`` for DVC; a ``hardware`` MLflow run linked to the
+training run; and metrics on the registered model's logged model, so the
+simulator and hardware figures sit on one model page. Devices that pass
+``hardware.gate`` promote the version (``hardware-validated`` for real QPUs,
+``emulator-validated`` for emulated runs: an emulator is not hardware).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qml_ops import io, plots, tracking
+from qml_ops.config import HardwareParams, Params
+from qml_ops.cost import Estimate
+from qml_ops.encodings import encoder_from_dict
+from qml_ops.errors import HardwareError
+from qml_ops.hardware.validation import DeviceResult, validate_device
+from qml_ops.model import QCNNClassifier
+from qml_ops.training_data import load_prepared
+
+PLOTS_DIR = Path("plots/hardware")
+
+
+def estimate_table(prices: dict[str, Estimate], mode: str) -> str:
+    lines = [f"hardware: cost estimate (mode {mode!r}; {'nothing is spent' if mode != 'qpu' else 'real money'}):",
+             f"  {'device':26s} {'tasks':>6s} {'shots':>9s} {'cost USD':>10s}  program sets"]
+    for device_id, e in prices.items():
+        lines.append(f"  {device_id:26s} {e.tasks:6d} {e.shots_total:9d} {float(e.cost_usd):10.2f}  "
+                     f"{'yes' if e.program_sets else 'no'}")
+    total = sum((e.cost_usd for e in prices.values()), Decimal(0))
+    lines.append(f"  {'total':26s} {'':6s} {'':9s} {float(total):10.2f}")
+    return "\n".join(lines)
+
+
+def skipped(hw: HardwareParams, reason: str, prices: dict[str, Estimate]) -> dict[str, Any]:
+    total = sum((e.cost_usd for e in prices.values()), Decimal(0))
+    return {
+        "status": "skipped",
+        "mode": hw.mode,
+        "reason": reason,
+        "estimate_usd": float(total),
+        "estimates": {d: e.to_dict() for d, e in prices.items()},
+        "devices": {},
+    }
+
+
+def load_model(params: Params, dest: Path):
+    """The registered model version, the classifier and its encoder."""
+    hw = params.hardware
+    name = params.train.registered_model
+    version, artifacts = tracking.download_registered_model(name, hw.model_alias, dest)
+    model = QCNNClassifier.load(artifacts)
+    encoder = encoder_from_dict(json.loads((artifacts / "encoder.json").read_text()))
+    return version, model, encoder
+
+
+def test_samples(n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    X_raw, y = load_prepared("test")
+    if n_samples > len(y):
+        print(f"hardware: hardware.n_samples = {n_samples} but the test split has {len(y)}; using {len(y)}")
+    return X_raw[:n_samples], y[:n_samples]
+
+
+def qpu_runner(params: Params, run_key: str, model_version: str):
+    """The real-QPU path, behind the spend gate and the task ledger."""
+    try:
+        from qml_ops.hardware.qpu import run_on_qpu
+    except ModuleNotFoundError as exc:
+        if exc.name != "qml_ops.hardware.qpu":
+            raise
+        raise HardwareError("hardware.mode = 'qpu' is not available in this version: use 'emulate'") from None
+    hw = params.hardware
+
+    def run(device, est, circuits, features):
+        result = run_on_qpu(
+            device, circuits, hw.shots, sample_indices=list(range(len(circuits))), estimate=est,
+            approve_usd=hw.approve_usd, max_budget_usd=hw.max_budget_usd,
+            ledger_path=Path("hardware/ledger.json"), run_key=run_key, model_version=model_version,
+            s3_bucket=hw.s3_bucket, s3_prefix=hw.s3_prefix, one_task_per_inference=hw.one_task_per_inference,
+            poll_timeout_s=hw.poll_timeout_s,
+        )
+        if result.pending:
+            raise HardwareError(f"{device.id}: tasks still pending; re-run the stage to collect them (no new tasks "
+                                f"are created: the ledger reconnects)")
+        return {"counts": result.counts, "tasks": len(result.tasks), "cost_usd": float(result.cost_usd),
+                "cost_basis": "price table", "latency_s_per_inference": result.latency.get("per_inference_s")}
+
+    return run
+
+
+def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: Path) -> dict[str, Any]:
+    hw = params.hardware
+    tracking.configure(params.tracking.experiment)
+    version, model, encoder = load_model(params, tmp)
+    name = params.train.registered_model
+    print(f"hardware: models:/{name}@{hw.model_alias} = version {version.version} "
+          f"(ansatz {model.ansatz}, {model.n_qubits} qubits, {model.encoding})")
+    X_raw, y = test_samples(hw.n_samples)
+    features = encoder.transform(X_raw)
+    z_sim = model.decision_function(features)
+    run_key = f"{name}-v{version.version}-{hw.n_samples}x{hw.shots}"
+    runner = qpu_runner(params, run_key, str(version.version)) if hw.mode == "qpu" else None
+    results: list[DeviceResult] = []
+    tags = {**tracking.standard_tags("hardware", ("data/prepared",)), "hardware.mode": hw.mode,
+            "qml_ops.train_run_id": version.run_id or "", "model.name": name, "model.version": str(version.version)}
+    with tracking.start_run(f"hardware-{hw.mode}", tags=tags) as run:
+        tracking.log_params({f"hardware.{k}": v for k, v in hw.model_dump().items() if k not in ("prices", "gate")})
+        tracking.log_dict({d: e.to_dict() for d, e in prices.items()}, "estimate.json")
+        tracking.log_metrics({f"estimate_usd.{d}": float(e.cost_usd) for d, e in prices.items()})
+        for device_id in hw.devices:
+            result = validate_device(hw, device_id, model, features, y, z_sim, prices[device_id], runner)
+            results.append(result)
+        model_id = tracking.version_model_id(version)
+        device_metrics = {r.device: r.metrics for r in results}
+        numeric = {f"hw.{d}.{k}": v for d, m in device_metrics.items() for k, v in m.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None}
+        tracking.log_metrics(numeric, model_id=model_id)
+        for name_png, fig in figures(device_metrics).items():
+            PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+            fig.savefig(PLOTS_DIR / name_png, dpi=110)
+            tracking.log_figure(fig, name_png)
+            plots.close(fig)
+        summary = {
+            "status": "ok",
+            "mode": hw.mode,
+            "model": f"models:/{name}/{version.version}",
+            "model_alias": hw.model_alias,
+            "estimate_usd": float(sum((e.cost_usd for e in prices.values()), Decimal(0))),
+            "devices": device_metrics,
+            "gate": {r.device: {"passed": r.passed_gate, "reasons": r.gate_reasons} for r in results},
+            "mlflow_run_id": run.info.run_id,
+        }
+        tracking.log_dict(summary, "hardware.json")
+    summary["promoted"] = promote(params, version, results, summary["mlflow_run_id"])
+    return summary
+
+
+def promote(params: Params, version: Any, results: list[DeviceResult], run_id: str) -> dict[str, Any] | None:
+    """Tag the version with each device's evidence; alias it if any device passed the gate."""
+    hw = params.hardware
+    name = params.train.registered_model
+    tags = {}
+    for r in results:
+        prefix = f"{'hw' if hw.mode == 'qpu' else 'emu'}.{r.device}"
+        tags.update({f"{prefix}.accuracy": round(r.metrics["accuracy"], 6),
+                     f"{prefix}.sim2real_gap": round(r.metrics["sim2real_gap"], 6),
+                     f"{prefix}.passed_gate": r.passed_gate,
+                     f"{prefix}.run_id": run_id})
+    tracking.set_model_version_tags(name, str(version.version), tags)
+    passed = [r.device for r in results if r.passed_gate]
+    if not passed:
+        return None
+    alias = hw.promote_alias if hw.mode == "qpu" else hw.emulated_alias
+    tracking.set_alias(name, str(version.version), alias)
+    return {"alias": alias, "version": str(version.version), "devices": passed}
+
+
+def figures(device_metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    labels = list(device_metrics)
+    accuracy = plots.bars(
+        labels,
+        {
+            "simulator (exact)": [m["sim_accuracy"] for m in device_metrics.values()],
+            "simulator (shots)": [m["sim_shot_accuracy"] for m in device_metrics.values()],
+            "device": [m["accuracy"] for m in device_metrics.values()],
+        },
+        ylabel="test accuracy",
+        title="Accuracy per device vs the simulator",
+    )
+    cost = plots.scatter(
+        {d: (m["cost_per_inference_usd"], m["accuracy"]) for d, m in device_metrics.items()},
+        xlabel="cost per inference (USD)",
+        ylabel="accuracy",
+        title="Cost vs accuracy",
+    )
+    return {"accuracy_per_device.png": accuracy, "cost_vs_accuracy.png": cost}

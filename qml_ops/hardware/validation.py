@@ -1,0 +1,172 @@
+"""Hardware validation: the registered model on each device, beside the simulator.
+
+For every device in ``hardware.devices`` this module
+
+1. prices the run (:func:`qml_ops.cost.estimate`) *before* anything runs;
+2. compiles the model's circuit to the device's native gates and layout
+   (:mod:`qml_ops.hardware.compile`), binding each test sample;
+3. runs the circuits: on a calibrated emulator of the device (``emulate``,
+   offline, free) or on the QPU (``qpu``, only through the spend gate and the
+   task ledger of :mod:`qml_ops.hardware.qpu`);
+4. compares with the simulator on the same samples: exact and noiseless
+   finite-shot accuracy, the Sim2Real gap, ⟨Z⟩ error and prediction agreement.
+
+Nothing here imports MLflow; the stage entry point logs the results.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from qml_ops.config import HardwareParams
+from qml_ops.cost import Estimate, estimate
+from qml_ops.errors import HardwareError
+from qml_ops.hardware.devices import Device, get_device, with_prices
+from qml_ops.hardware.gate import check_spend
+from qml_ops.model import QCNNClassifier, shot_predictions
+
+
+@dataclass
+class DeviceResult:
+    """One device's validation, in the keys of ``metrics/hardware.json``."""
+
+    device: str
+    metrics: dict[str, Any]
+    passed_gate: bool
+    gate_reasons: list[str] = field(default_factory=list)
+
+
+def device_for(params: HardwareParams, device_id: str) -> Device:
+    device = get_device(device_id)
+    override = params.prices.get(device_id)
+    if override is not None:
+        device = with_prices(device, per_task=override.per_task, per_shot=override.per_shot)
+    return device
+
+
+def estimates(params: HardwareParams) -> dict[str, Estimate]:
+    """The price of the configured run on every device (what a QPU run would cost)."""
+    return {
+        device_id: estimate(device_for(params, device_id), params.n_samples, params.shots,
+                            one_task_per_inference=params.one_task_per_inference)
+        for device_id in params.devices
+    }
+
+
+def gate_decision(params: HardwareParams, total: Decimal):
+    """The spend gate for the whole run (all devices together)."""
+    return check_spend(params.mode, total, params.max_budget_usd, params.approve_usd)
+
+
+def judge(params: HardwareParams, metrics: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Does a device's result pass ``hardware.gate``? Returns (passed, reasons it failed)."""
+    gate = params.gate
+    reasons = []
+    if metrics["sim2real_gap"] > gate.max_gap:
+        reasons.append(f"sim2real_gap {metrics['sim2real_gap']:.4f} > max_gap {gate.max_gap}")
+    if metrics["accuracy"] < gate.min_accuracy:
+        reasons.append(f"accuracy {metrics['accuracy']:.4f} < min_accuracy {gate.min_accuracy}")
+    if metrics["cost_per_inference_usd"] > gate.max_cost_per_inference_usd:
+        reasons.append(
+            f"cost_per_inference_usd {metrics['cost_per_inference_usd']:.4f} > "
+            f"max_cost_per_inference_usd {gate.max_cost_per_inference_usd}"
+        )
+    return not reasons, reasons
+
+
+def compare(z_sim: np.ndarray, counts: np.ndarray, y: np.ndarray, shots: int, seed: int) -> dict[str, float]:
+    """Simulator vs hardware on the same samples (``counts``: n × [#0, #1])."""
+    z_hw = 1.0 - 2.0 * counts[:, 1] / counts.sum(axis=1)
+    pred_hw = (z_hw < 0).astype(np.int64)
+    pred_sim = (z_sim < 0).astype(np.int64)
+    sim_accuracy = float(np.mean(pred_sim == y))
+    accuracy = float(np.mean(pred_hw == y))
+    return {
+        "accuracy": accuracy,
+        "sim_accuracy": sim_accuracy,
+        "sim_shot_accuracy": float(np.mean(shot_predictions(z_sim, shots, seed) == y)),
+        "sim2real_gap": sim_accuracy - accuracy,
+        "expval_mae": float(np.mean(np.abs(z_sim - z_hw))),
+        "agreement": float(np.mean(pred_sim == pred_hw)),
+    }
+
+
+Runner = Callable[[Device, Any, list, np.ndarray], dict[str, Any]]
+
+
+def validate_device(
+    params: HardwareParams,
+    device_id: str,
+    model: QCNNClassifier,
+    features: np.ndarray,
+    y: np.ndarray,
+    z_sim: np.ndarray,
+    est: Estimate,
+    qpu_runner: Runner | None = None,
+    progress: Callable[[str], None] = print,
+) -> DeviceResult:
+    """Compile, run and compare on one device."""
+    from qml_ops.hardware.compile import compile_spec
+    from qml_ops.hardware.profiles import load_profile
+
+    device = device_for(params, device_id)
+    if device_id == "local":
+        raise HardwareError("device 'local' is the noiseless simulator: its figures are sim_shot_accuracy already")
+    profile = load_profile(device_id)
+    if len(profile.qubits) < model.n_qubits:
+        raise HardwareError(
+            f"{device_id}: profile {profile.source} has {len(profile.qubits)} qubits, the model needs {model.n_qubits}"
+        )
+    started = time.perf_counter()
+    compiled_model = compile_spec(model.spec, model.weights_, profile, seed=params.seed)
+    circuits = compiled_model.bind_batch(features)
+    compile_s = time.perf_counter() - started
+    progress(f"  {device_id}: compiled {len(circuits)} circuits ({circuits[0].two_qubit_gate_count} two-qubit "
+             f"gates, depth {circuits[0].depth}) in {compile_s:.1f} s")
+    run_started = time.perf_counter()
+    if params.mode == "emulate":
+        from qml_ops.hardware.emulator import run_emulated
+
+        result = run_emulated(circuits, profile, params.shots, backend=params.emulator, seed=params.seed)
+        counts = result.counts
+        run = {"tasks": est.tasks, "cost_usd": float(est.cost_usd), "cost_basis": "estimate (emulated: nothing spent)",
+               "spent_usd": 0.0}
+    elif params.mode == "qpu":
+        if qpu_runner is None:
+            raise HardwareError("hardware.mode = 'qpu' needs the QPU runner")
+        run = qpu_runner(device, est, circuits, features)
+        counts = run.pop("counts")
+    else:  # pragma: no cover - the stage never calls this for mode 'off'
+        raise HardwareError(f"mode {params.mode!r} runs nothing")
+    run_s = time.perf_counter() - run_started
+    metrics = compare(z_sim, counts, y, params.shots, params.seed)
+    n = len(y)
+    cost = float(run["cost_usd"])
+    metrics.update(
+        cost_usd=round(cost, 2),
+        cost_per_inference_usd=round(cost / n, 4),
+        cost_basis=run.get("cost_basis", "price table"),
+        spent_usd=round(float(run.get("spent_usd", cost)), 2),
+        latency_s_per_inference=round(run.get("latency_s_per_inference", run_s / n), 6),
+        expected_qpu_latency_s_per_inference=device.latency_per_inference_s,
+        tasks=int(run["tasks"]),
+        shots=params.shots,
+        n_samples=n,
+        two_qubit_gates=int(circuits[0].two_qubit_gate_count),
+        depth=int(circuits[0].depth),
+        layout={str(k): int(v) for k, v in circuits[0].initial_layout.items()},
+        readout_qubit=int(circuits[0].readout_qubit),
+        profile=f"profiles/{device_id}.json",
+        profile_source=profile.source,
+        profile_date=profile.snapshot_date,
+        backend=params.emulator if params.mode == "emulate" else "qpu",
+        wall_s=round(compile_s + run_s, 3),
+    )
+    passed, reasons = judge(params, metrics)
+    return DeviceResult(device_id, metrics, passed, reasons)
