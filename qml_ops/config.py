@@ -246,6 +246,11 @@ class HardwareParams(_Section):
     promote_alias: str = Field("hardware-validated", min_length=1)
     emulated_alias: str = Field("emulator-validated", min_length=1)
 
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
+
     @model_validator(mode="after")
     def _known_devices(self) -> "HardwareParams":
         from qml_ops.hardware.devices import DEVICES

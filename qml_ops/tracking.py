@@ -27,9 +27,7 @@ from qml_ops.project import find_root
 
 import warnings
 
-# Noise in stage logs: the pyfunc takes ndarrays and enforces its signature itself;
-# dataset sources are plain local paths.
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
+# Noise in stage logs: dataset sources are plain local paths.
 warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
 
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
@@ -177,6 +175,9 @@ class QCNNPyfuncModel(mlflow.pyfunc.PythonModel):
     """Raw samples in, labels out: the fitted encoder, then the QCNN."""
 
     OUTPUTS = ("label", "class", "proba", "expval")
+    # Inputs are checked against the logged signature and by predict itself; this
+    # skips MLflow's type-hint validation (and its warning on every import).
+    _skip_type_hint_validation = True
 
     def load_context(self, context) -> None:
         self.load_from_paths(context.artifacts)

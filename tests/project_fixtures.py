@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from qml_ops import data, io, project
 from qml_ops.encodings import make_encoder
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def make_project(root: Path, n_qubits: int = 4, method: str = "angle", max_per_class: int = 40,
@@ -24,6 +27,7 @@ def make_project(root: Path, n_qubits: int = 4, method: str = "angle", max_per_c
         io.write_npz(root / project.ENCODED_DIR / f"{name}.npz", X=encoder.transform(split.X), y=split.y)
     io.write_json(root / project.ENCODED_DIR / "encoder.json", encoder.to_dict())
     (root / "params.yaml").write_text(params_text or small_params(n_qubits, method))
+    shutil.copytree(REPO / "profiles", root / "profiles")  # the project's calibration profiles
     return root
 
 

@@ -72,7 +72,7 @@ def check_spend(
         mode: the run mode (``hardware.mode``); only ``"qpu"`` may spend.
         estimate_usd: the cost estimate shown to the user (USD).
         max_budget_usd: ``hardware.max_budget_usd`` from params, or None.
-        approve_usd: the amount the user approved (``--approve-usd``), or None.
+        approve_usd: the amount the user approved (``hardware.approve_usd``), or None.
 
     Returns:
         GateDecision: ``allowed`` and a reason naming the figures.
@@ -101,12 +101,14 @@ def check_spend(
     if approval is None:
         return GateDecision(
             False,
-            f"not approved (got {approve_usd!r}): approve at least the estimate "
-            f"{_usd(estimate)}, e.g. --approve-usd {estimate}",
+            f"not approved (hardware.approve_usd = {approve_usd!r}): approve at least the estimate "
+            f"{_usd(estimate)}, e.g. hardware.approve_usd: {estimate}",
         )
     if approval < estimate:
         return GateDecision(
-            False, f"approval {_usd(approval)} is below the estimate {_usd(estimate)}"
+            False,
+            f"hardware.approve_usd {_usd(approval)} is below the estimate {_usd(estimate)}: "
+            f"approve at least {estimate} to spend it",
         )
     return GateDecision(
         True,

@@ -42,7 +42,7 @@ def test_budget_one_cent_short():
 def test_approval_one_cent_short():
     decision = check_spend("qpu", 50.04, 60, 50.03)
     assert not decision.allowed
-    assert decision.reason == "approval $50.03 is below the estimate $50.04"
+    assert decision.reason == "hardware.approve_usd $50.03 is below the estimate $50.04: approve at least 50.04 to spend it"
 
 
 @pytest.mark.parametrize("budget", [None, -1, "abc", float("nan"), float("inf"), True])
@@ -57,7 +57,7 @@ def test_missing_or_bad_budget(budget):
 def test_missing_approval(approval):
     decision = check_spend("qpu", 10, 20, approval)
     assert not decision.allowed
-    assert "not approved" in decision.reason and "--approve-usd 10.00" in decision.reason
+    assert "not approved" in decision.reason and "hardware.approve_usd: 10.00" in decision.reason
 
 
 @pytest.mark.parametrize("estimate", [None, -1, "x", float("nan")])
@@ -70,7 +70,7 @@ def test_missing_or_bad_estimate(estimate):
 def test_rounding_is_against_spending():
     # estimate rounds up (50.041 -> 50.05); approval/budget round down (50.049 -> 50.04)
     assert check_spend("qpu", 50.041, 100, 50.049).reason == (
-        "approval $50.04 is below the estimate $50.05"
+        "hardware.approve_usd $50.04 is below the estimate $50.05: approve at least 50.05 to spend it"
     )
     assert not check_spend("qpu", 50.041, 50.049, 100).allowed
     # float noise does not block an exact match
