@@ -1,0 +1,73 @@
+"""The whole pipeline through the README's wrapper (`scripts/dvc`), in a real git + DVC copy.
+
+prepare → encode → baseline → tune → train → evaluate → hardware (emulated), then
+an experiment in a temporary workspace (`dvc exp run --temp`) whose MLflow run
+must land in the project's store, not in the throw-away copy.
+"""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from pipeline_helpers import copy_repo, ran_stages, set_params
+
+pytestmark = [pytest.mark.dvc, pytest.mark.slow]
+
+TINY = dict(
+    prepare={"max_per_class": 40},
+    encode={"n_qubits": 4},
+    tune={"n_trials": 2, "space": {"ansatz": [1, 2], "lr": {"low": 0.02, "high": 0.1, "log": True},
+                                   "batch_size": [16], "epochs": [3], "optimizer": ["adam"], "loss": ["mse"]}},
+    evaluate={"shots": 128, "shot_seeds": 2},
+    hardware={"devices": ["iqm-garnet"], "n_samples": 4, "shots": 100},
+)
+
+
+def wrapper(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("QML_OPS_PROJECT_ROOT", "MLFLOW_TRACKING_URI")}
+    proc = subprocess.run([str(repo / "scripts/dvc"), *args], cwd=repo, capture_output=True, text=True, env=env,
+                          timeout=900)
+    assert proc.returncode == 0, f"scripts/dvc {' '.join(args)}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def runs(repo: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(repo / "mlruns/mlflow.db") as db:
+        return db.execute("select name, status from runs").fetchall()
+
+
+def test_dvc_repro_whole_pipeline_and_temp_experiment(tmp_path):
+    repo = copy_repo(tmp_path / "repo")
+    for env in (".venv", ".tools"):  # the environments `make` built, shared by the copy
+        (repo / env).symlink_to(REPO / env)
+    set_params(repo, **TINY)
+
+    first = wrapper(repo, "repro")
+    assert ran_stages(first.stdout) == {"prepare", "encode", "baseline", "tune", "train", "evaluate", "hardware"}
+    evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
+    for key in ("test_accuracy", "test_accuracy_shots_mean", "test_accuracy_shots_std", "shots"):
+        assert key in evaluate
+    assert set(evaluate["baselines"]) == {"logreg", "mlp"}
+    tune = json.loads((repo / "metrics/tune.json").read_text())
+    assert tune["n_trials"] == 2 and tune["n_complete"] + tune["n_pruned"] + tune["n_failed"] == 2
+    hardware = json.loads((repo / "metrics/hardware.json").read_text())
+    assert hardware["status"] == "ok" and set(hardware["devices"]) == {"iqm-garnet"}
+    names = [name for name, _ in runs(repo)]
+    assert names.count("train-qcnn") == 1 and "hardware-emulate" in names and "baseline-logreg" in names
+
+    # nothing changed: nothing runs
+    assert ran_stages(wrapper(repo, "repro").stdout) == set()
+
+    # an experiment in a temp copy: its runs land in this project's store
+    before = len(runs(repo))
+    wrapper(repo, "exp", "run", "--temp", "-S", "train.lr=0.05", "-S", "train.use_tuned=false")
+    after = runs(repo)
+    assert len(after) > before
+    assert [name for name, _ in after].count("train-qcnn") == 2
+    assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db")), "a run was written inside the temp workspace"
