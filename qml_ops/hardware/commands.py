@@ -27,7 +27,7 @@ from qml_ops.hardware import devices as catalogue
 from qml_ops.hardware import profiles
 
 #: Modules exposing ``register_hardware(subparsers)`` for more ``qml-ops hardware`` commands.
-HARDWARE_COMMAND_MODULES: tuple[str, ...] = ()
+HARDWARE_COMMAND_MODULES: tuple[str, ...] = ("qml_ops.hardware.qpu_commands",)
 
 #: A 1-qubit fidelity at or below this marks a qubit the vendor did not calibrate
 #: (Rigetti reports 0.5 with standard error 1.0 for such qubits).

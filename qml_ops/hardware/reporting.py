@@ -63,7 +63,7 @@ def load_model(params: Params, dest: Path):
     return version, model, encoder
 
 
-def test_samples(n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+def validation_samples(n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     X_raw, y = load_prepared("test")
     if n_samples > len(y):
         print(f"hardware: hardware.n_samples = {n_samples} but the test split has {len(y)}; using {len(y)}")
@@ -71,28 +71,37 @@ def test_samples(n_samples: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def qpu_runner(params: Params, run_key: str, model_version: str):
-    """The real-QPU path, behind the spend gate and the task ledger."""
-    try:
-        from qml_ops.hardware.qpu import run_on_qpu
-    except ModuleNotFoundError as exc:
-        if exc.name != "qml_ops.hardware.qpu":
-            raise
-        raise HardwareError("hardware.mode = 'qpu' is not available in this version: use 'emulate'") from None
+    """The real-QPU path, behind the spend gate and the task ledger.
+
+    The ledger sits in the real project (``<root>/hardware/ledger.json``, also
+    for ``dvc exp run --temp`` copies), so a re-run anywhere reconnects to the
+    tasks it already paid for instead of creating them again.
+    """
+    from qml_ops.hardware.ledger import default_ledger_path
+    from qml_ops.hardware.qpu import run_on_qpu
+
     hw = params.hardware
+    ledger_path = default_ledger_path()
 
     def run(device, est, circuits, features):
         result = run_on_qpu(
             device, circuits, hw.shots, sample_indices=list(range(len(circuits))), estimate=est,
             approve_usd=hw.approve_usd, max_budget_usd=hw.max_budget_usd,
-            ledger_path=Path("hardware/ledger.json"), run_key=run_key, model_version=model_version,
+            ledger_path=ledger_path, run_key=run_key, model_version=model_version,
             s3_bucket=hw.s3_bucket, s3_prefix=hw.s3_prefix, one_task_per_inference=hw.one_task_per_inference,
             poll_timeout_s=hw.poll_timeout_s,
         )
+        if ledger_path.exists():
+            tracking.log_artifact(ledger_path, "ledger")
         if result.pending:
-            raise HardwareError(f"{device.id}: tasks still pending; re-run the stage to collect them (no new tasks "
-                                f"are created: the ledger reconnects)")
+            raise HardwareError(
+                f"{device.id}: tasks still pending after {hw.poll_timeout_s:g} s; re-run the stage to collect them "
+                f"(no new task is created: the ledger {ledger_path} reconnects), or see `qml-ops hardware status`"
+            )
         return {"counts": result.counts, "tasks": len(result.tasks), "cost_usd": float(result.cost_usd),
-                "cost_basis": "price table", "latency_s_per_inference": result.latency.get("per_inference_s")}
+                "cost_basis": "price table (tasks created)", "spent_usd": float(result.cost_usd),
+                "latency_s_per_inference": result.latency.get("per_inference_s"),
+                "failed_samples": list(result.failed_samples)}
 
     return run
 
@@ -104,7 +113,7 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
     name = params.train.registered_model
     print(f"hardware: models:/{name}@{hw.model_alias} = version {version.version} "
           f"(ansatz {model.ansatz}, {model.n_qubits} qubits, {model.encoding})")
-    X_raw, y = test_samples(hw.n_samples)
+    X_raw, y = validation_samples(hw.n_samples)
     features = encoder.transform(X_raw)
     z_sim = model.decision_function(features)
     run_key = f"{name}-v{version.version}-{hw.n_samples}x{hw.shots}"

@@ -145,15 +145,19 @@ def validate_device(
     else:  # pragma: no cover - the stage never calls this for mode 'off'
         raise HardwareError(f"mode {params.mode!r} runs nothing")
     run_s = time.perf_counter() - run_started
-    metrics = compare(z_sim, counts, y, params.shots, params.seed)
-    n = len(y)
+    done = ~np.isnan(np.asarray(counts, dtype=float)).any(axis=1)
+    if not done.any():
+        raise HardwareError(f"{device_id}: no sample has results (failed or cancelled tasks); see the ledger")
+    metrics = compare(z_sim[done], np.asarray(counts)[done].astype(np.int64), y[done], params.shots, params.seed)
+    n = int(done.sum())
     cost = float(run["cost_usd"])
     metrics.update(
         cost_usd=round(cost, 2),
         cost_per_inference_usd=round(cost / n, 4),
         cost_basis=run.get("cost_basis", "price table"),
         spent_usd=round(float(run.get("spent_usd", cost)), 2),
-        latency_s_per_inference=round(run.get("latency_s_per_inference", run_s / n), 6),
+        latency_s_per_inference=round(run.get("latency_s_per_inference") or run_s / n, 6),
+        samples_without_results=int((~done).sum()),
         expected_qpu_latency_s_per_inference=device.latency_per_inference_s,
         tasks=int(run["tasks"]),
         shots=params.shots,
