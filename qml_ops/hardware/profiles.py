@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qml_ops.project import find_root
 from qml_ops.errors import HardwareError
 
 FORMAT = "qml-ops-profile/1"
@@ -341,32 +342,11 @@ def read_snapshot(path: str | os.PathLike, device_id: str | None = None) -> Prof
 # --------------------------------------------------------------- save and load
 
 
-def project_root() -> Path:
-    """The qml-ops project root: ``$QML_OPS_PROJECT_ROOT``, else the nearest folder
-    at or above the working directory (then above this package) holding
-    ``dvc.yaml`` or ``pyproject.toml``.
-
-    Raises:
-        HardwareError: if no such folder exists.
-    """
-    env = os.environ.get("QML_OPS_PROJECT_ROOT")
-    if env:
-        return Path(env).expanduser().resolve()
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for folder in (start, *start.parents):
-            if (folder / "dvc.yaml").is_file() or (folder / "pyproject.toml").is_file():
-                return folder
-    raise HardwareError(
-        "cannot find the project root (a folder with dvc.yaml or pyproject.toml); "
-        "set QML_OPS_PROJECT_ROOT"
-    )
-
-
 def default_profile_path(device_id: str) -> Path:
     """``profiles/<device_id>.json`` under the project root."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", device_id):
         raise HardwareError(f"device id {device_id!r} is not a valid profile name")
-    return project_root() / PROFILES_DIR / f"{device_id}.json"
+    return find_root() / PROFILES_DIR / f"{device_id}.json"
 
 
 def _order(key) -> tuple[int, ...]:

@@ -15,7 +15,6 @@ from qml_ops.hardware.profiles import (
     default_profile_path,
     load_profile,
     parse_device_properties,
-    project_root,
     read_snapshot,
     save_profile,
     to_device_properties,
@@ -207,7 +206,7 @@ def test_project_root_resolution(tmp_path, monkeypatch):
     (tmp_path / "proj" / "a" / "b").mkdir(parents=True)
     (tmp_path / "proj" / "dvc.yaml").write_text("stages: {}\n")
     monkeypatch.chdir(tmp_path / "proj" / "a" / "b")
-    assert project_root() == tmp_path / "proj"
+    assert default_profile_path("iqm-garnet") == tmp_path / "proj" / "profiles" / "iqm-garnet.json"
     with pytest.raises(HardwareError, match="not a valid profile name"):
         default_profile_path("../etc")
 
