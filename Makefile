@@ -4,6 +4,7 @@
 # Both are idempotent: environments are rebuilt only when pyproject.toml changes.
 
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 DVC_ENV := .tools/dvc
@@ -11,17 +12,19 @@ DVC_VERSION := 3.67.1
 # The CPU wheel; a looser torch pin pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 PIP_FLAGS := --quiet --disable-pip-version-check
+# pip configurations that list unreachable extra indexes print one warning per package
+QUIET := 2>&1 | { grep -v '^WARNING: Location' || true; }
 
-.PHONY: run test env clean-env params-check bench
+.PHONY: run test env clean-env params-check
 
 env: $(VENV)/.installed $(DVC_ENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@echo ">> project environment ($(VENV))"
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) $(TORCH)
-	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[test]'
+	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip $(QUIET)
+	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) $(TORCH) $(QUIET)
+	@$(VENV)/bin/python -m pip install $(PIP_FLAGS) -e '.[test]' $(QUIET)
 	@touch $@
 
 # DVC gets its own tool environment: DVC (via hydra) and Braket's default
@@ -30,7 +33,7 @@ $(DVC_ENV)/.installed:
 	@echo ">> DVC tool environment ($(DVC_ENV))"
 	@mkdir -p .tools
 	@test -x $(DVC_ENV)/bin/python || $(PYTHON) -m venv $(DVC_ENV)
-	@$(DVC_ENV)/bin/python -m pip install $(PIP_FLAGS) 'dvc==$(DVC_VERSION)'
+	@$(DVC_ENV)/bin/python -m pip install $(PIP_FLAGS) 'dvc==$(DVC_VERSION)' $(QUIET)
 	@touch $@
 
 run: env
