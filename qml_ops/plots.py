@@ -49,7 +49,7 @@ def confusion_matrix(matrix: np.ndarray, classes: Sequence[str], title: str = ""
 
 def bars(labels: Sequence[str], series: dict[str, Sequence[float]], ylabel: str, title: str = "") -> plt.Figure:
     """Grouped bars: one group per label, one bar per series."""
-    fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(labels)), 3.5))
+    fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(labels)) + (2.2 if len(series) > 1 else 0), 3.8))
     width = 0.8 / max(1, len(series))
     x = np.arange(len(labels))
     for k, (name, values) in enumerate(series.items()):
@@ -57,7 +57,8 @@ def bars(labels: Sequence[str], series: dict[str, Sequence[float]], ylabel: str,
     ax.set_xticks(x, labels, rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend()
+    if len(series) > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -191,4 +191,10 @@ def figures(device_metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
         ylabel="accuracy",
         title="Cost vs accuracy",
     )
-    return {"accuracy_per_device.png": accuracy, "cost_vs_accuracy.png": cost}
+    expval = plots.bars(
+        labels,
+        {"mean |<Z>sim - <Z>device|": [m["expval_mae"] for m in device_metrics.values()]},
+        ylabel="mean |⟨Z⟩ error|",
+        title="Read-out expectation error vs the simulator",
+    )
+    return {"accuracy_per_device.png": accuracy, "cost_vs_accuracy.png": cost, "expval_error_per_device.png": expval}
