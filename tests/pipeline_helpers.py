@@ -20,7 +20,7 @@ def copy_repo(dest: Path) -> Path:
     ).stdout.decode().split("\0")
     for rel in filter(None, listed):
         src = REPO / rel
-        if not src.is_file() or rel.startswith(("data/", "metrics/", "models/", "plots/")):
+        if not src.is_file() or rel.startswith(("data/", "metrics/", "models/", "plots/", "tune/", "hardware/")):
             continue
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
