@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from contextlib import contextmanager
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -40,9 +42,20 @@ def write_json(target: str | Path, data: Any) -> None:
 
 
 def write_npz(target: str | Path, **arrays: np.ndarray) -> None:
+    """Like ``np.savez_compressed``, but byte-for-byte reproducible.
+
+    numpy stamps each zip member with the current time, so the same arrays
+    would get a new DVC md5 on every run and re-run everything downstream; here
+    every member carries a fixed timestamp.
+    """
     with atomic_path(target, suffix=".npz") as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, array in arrays.items():
+                buffer = BytesIO()
+                np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
+                member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                member.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(member, buffer.getvalue())
 
 
 def write_text(target: str | Path, text: str) -> None:
