@@ -262,6 +262,12 @@ class HardwareParams(_Section):
                     raise _ComboError(key, ids, f"unknown device {device_id!r}; known devices: {', '.join(known)}")
         if len(set(self.devices)) != len(self.devices):
             raise _ComboError("hardware.devices", self.devices, "a device is listed twice")
+        if "local" in self.devices:
+            raise _ComboError(
+                "hardware.devices", self.devices,
+                "'local' is the noiseless simulator: every device's sim_accuracy and sim_shot_accuracy are its "
+                "figures already; list QPUs (their calibrated emulators run offline)",
+            )
         for device_id in self.devices:
             device = DEVICES[device_id]
             if device.successor and device.status == "RETIRED":

@@ -39,6 +39,17 @@ def test_defaults_fill_missing_sections():
         ({"prepare": {"classes": [0, 1, 2]}}, "prepare.classes", "exactly two"),
         ({"prepare": {"dataset": "file"}}, "prepare", "needs prepare.path"),
         ({"prepare": {"split": {"train": 0.5, "val": 0.1, "test": 0.1}}}, "prepare.split", "sum to 1"),
+        ({"hardware": {"devices": ["rigetti-ankaa-3"]}}, "hardware.devices = ['rigetti-ankaa-3']",
+         "retired (since 2026-04); use its successor 'rigetti-cepheus-1-108q'"),
+        ({"hardware": {"devices": ["iqm-garnet", "nope"]}}, "hardware.devices", "unknown device 'nope'"),
+        ({"hardware": {"devices": ["local"]}}, "hardware.devices", "'local' is the noiseless simulator"),
+        ({"hardware": {"shots": 20}}, "hardware.shots = 20", "ionq-forte-enterprise-1 accepts 100–5000 shots"),
+        ({"hardware": {"mode": "qpu"}}, "hardware.s3_bucket", "needs an S3 bucket"),
+        ({"hardware": {"mode": "sim"}}, "hardware.mode = 'sim'", "'emulate', 'qpu' or 'off'"),
+        ({"tune": {"space": {"lr": {"low": 0.1, "high": 0.01}}}}, "tune.space.lr", "low must be < high"),
+        ({"tune": {"space": {"ansatz": [0, 3]}}}, "tune.space.ansatz = [0, 3]", "in 1..9"),
+        ({"tune": {"sampler": "grid"}}, "tune.sampler = 'grid'", "'tpe', 'random' or 'cmaes'"),
+        ({"tune": {"storage": "redis://x"}}, "tune.storage = 'redis://x'", "an RDB URL"),
         (
             {"encode": {"method": "amplitude", "amplitude_mode": "pad", "n_qubits": 4}},
             "encode.amplitude_mode = 'pad'",
@@ -62,6 +73,12 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("train: {lr: 0.1\n")
     with pytest.raises(ConfigError, match="not valid YAML at line"):
         load_params(bad)
+
+
+def test_yaml_off_means_mode_off(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("hardware:\n  mode: off\n")
+    assert load_params(path).hardware.mode == "off"
 
 
 def test_flat_params_use_dotted_keys():
