@@ -11,6 +11,7 @@ simulator and hardware figures sit on one model page. Devices that pass
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -84,10 +85,13 @@ def qpu_runner(params: Params, run_key: str, model_version: str):
     ledger_path = default_ledger_path()
 
     def run(device, est, circuits, features):
+        # the same circuits resume the same run; other circuits (another compile seed,
+        # other samples) are a new run, with its own approval
+        digest = hashlib.sha256(repr([c.ops for c in circuits]).encode()).hexdigest()[:10]
         result = run_on_qpu(
             device, circuits, hw.shots, sample_indices=list(range(len(circuits))), estimate=est,
             approve_usd=hw.approve_usd, max_budget_usd=hw.max_budget_usd,
-            ledger_path=ledger_path, run_key=run_key, model_version=model_version,
+            ledger_path=ledger_path, run_key=f"{run_key}-{digest}", model_version=model_version,
             s3_bucket=hw.s3_bucket, s3_prefix=hw.s3_prefix, one_task_per_inference=hw.one_task_per_inference,
             poll_timeout_s=hw.poll_timeout_s,
         )

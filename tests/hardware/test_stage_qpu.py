@@ -1,6 +1,7 @@
 """The hardware stage in mode `qpu`, end to end against Stubber-checked Braket and moto S3:
 with budget and approval it creates exactly the estimated tasks, and a re-run creates none."""
 
+import hashlib
 import json
 import tempfile
 from decimal import Decimal
@@ -52,7 +53,9 @@ hardware:
     circuits = compile_spec(model.spec, model.weights_, profile, seed=0).bind_batch(
         encoder.transform(validation_samples(6)[0]))
     fake = FakeBraket(get_device("iqm-garnet"), circuits, 100, profile, per_task=6, program_set=True, s3=_s3("eu-north-1"),
-        run_key=f"qcnn-v{version.version}-6x100", model_version=str(version.version))
+        run_key=f"qcnn-v{version.version}-6x100-"
+        + hashlib.sha256(repr([c.ops for c in circuits]).encode()).hexdigest()[:10],
+        model_version=str(version.version))
     monkeypatch.setattr(qpu, "braket_clients", lambda region, braket_client=None, s3_client=None: (fake.client, fake.s3))
     fake.expect_get_device()
     fake.expect_create(0)
