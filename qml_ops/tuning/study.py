@@ -236,7 +236,10 @@ class Objective:
                 tracking.set_tags({"optuna.state": "FAIL", "optuna.fail_reason": reason})
                 trial.set_user_attr("fail_reason", reason)
                 raise
-            value = max(r.val_accuracy for r in model.history_)
+            best_epoch = max(model.history_, key=lambda r: (r.val_accuracy, -r.val_loss))
+            value = best_epoch.val_accuracy
+            # validation accuracy saturates on easy tasks: the loss breaks ties between trials
+            trial.set_user_attr("val_loss", best_epoch.val_loss)
             tracking.set_tags({"optuna.state": "COMPLETE"})
             tracking.log_metrics({"best_val_accuracy": value, "trial_seconds": time.perf_counter() - started})
         return value
@@ -261,11 +264,16 @@ def run_worker(params: Params, ref: StudyRef, splits: dict, n_trials: int, timeo
     )
 
 
+def _rank(trial: optuna.trial.FrozenTrial) -> tuple[float, float]:
+    """Best trial: highest validation accuracy, then lowest validation loss."""
+    return (trial.value, -trial.user_attrs.get("val_loss", math.inf))
+
+
 def summarise(study: optuna.Study, ref: StudyRef, n_trials: int) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     count = {state: sum(t.state == state and counts_toward_budget(t) for t in trials) for state in FINISHED}
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    best = max(complete, key=lambda t: t.value) if complete else None
+    best = max(complete, key=_rank) if complete else None
     return {
         "study": ref.name,
         "storage": redact(ref.storage_url),
@@ -275,6 +283,7 @@ def summarise(study: optuna.Study, ref: StudyRef, n_trials: int) -> dict[str, An
         "n_pruned": count[optuna.trial.TrialState.PRUNED],
         "n_failed": count[optuna.trial.TrialState.FAIL],
         "best_value": best.value if best else None,
+        "best_val_loss": best.user_attrs.get("val_loss") if best else None,
         "best_trial": best.number if best else None,
         "best_params": best.params if best else None,
         "mlflow_experiment": study.user_attrs.get(EXPERIMENT_ATTR),

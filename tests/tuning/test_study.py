@@ -43,6 +43,12 @@ def test_study_runs_trials_as_nested_runs_and_resumes(project):
         assert key in metrics
     assert metrics["storage"].startswith("sqlite:///optuna/")
     assert io.read_json(project / "tune/best_params.json")["best_params"] == summary["best_params"]
+    ref = study_ref(params, load_encoded())
+    complete = [t for t in optuna.load_study(study_name=ref.name, storage=ref.storage_url).trials
+                if t.state == optuna.trial.TrialState.COMPLETE]
+    top = max(t.value for t in complete)
+    expected = min((t for t in complete if t.value == top), key=lambda t: t.user_attrs["val_loss"])
+    assert summary["best_trial"] == expected.number  # ties in accuracy go to the lower validation loss
 
     tracking.configure("test")
     children = child_runs(summary["mlflow_parent_run_id"])
