@@ -40,13 +40,13 @@ def main(params: Params) -> None:
     registry = io.read_json(project.MODEL_DIR / "registry.json")
     tracking.configure(registry["experiment"])
     scalar = {k: metrics[k] for k in ("test_accuracy", "test_accuracy_shots_mean", "test_accuracy_shots_std")}
-    with tracking.start_run("train-qcnn", run_id=registry["run_id"]):
-        tracking.log_metrics(scalar, model_id=registry["model_id"])  # on the run and its logged model
-        tracking.log_metrics({f"baseline_{n}_test_accuracy": b["test_accuracy"] for n, b in baselines.items()})
-        fig = plots.confusion_matrix(result.confusion, class_names(), "QCNN, test split (exact)")
-        tracking.log_figure(fig, "confusion_matrix.png")
-        plots.close(fig)
-        tracking.log_dict(metrics, "evaluate.json")
+    run_id = registry["run_id"]  # the training run gets the test figures (it stays finished)
+    tracking.log_metrics(scalar, model_id=registry["model_id"], run_id=run_id)  # and its logged model
+    tracking.log_metrics({f"baseline_{n}_test_accuracy": b["test_accuracy"] for n, b in baselines.items()}, run_id=run_id)
+    fig = plots.confusion_matrix(result.confusion, class_names(), "QCNN, test split (exact)")
+    tracking.log_figure(fig, "confusion_matrix.png", run_id=run_id)
+    plots.close(fig)
+    tracking.log_dict(metrics, "evaluate.json", run_id=run_id)
     tracking.set_model_version_tags(
         registry["name"], registry["version"], {f"sim.{k}": round(v, 6) for k, v in scalar.items()}
     )

@@ -110,18 +110,23 @@ def log_params(params: dict[str, Any]) -> None:
         mlflow.log_params(dict(items[i : i + 90]))
 
 
-def log_metrics(metrics: dict[str, float], step: int | None = None, model_id: str | None = None) -> None:
+def log_metrics(metrics: dict[str, float], step: int | None = None, model_id: str | None = None,
+                run_id: str | None = None) -> None:
+    """Log finite metrics to the active run, or to ``run_id`` (a finished run stays finished)."""
     import mlflow
 
     finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
     if finite:
-        mlflow.log_metrics(finite, step=step, model_id=model_id)
+        mlflow.log_metrics(finite, step=step, model_id=model_id, run_id=run_id)
 
 
-def log_figure(figure: Any, name: str) -> None:
+def log_figure(figure: Any, name: str, run_id: str | None = None) -> None:
     import mlflow
 
-    mlflow.log_figure(figure, name)
+    if run_id:
+        client().log_figure(run_id, figure, name)
+    else:
+        mlflow.log_figure(figure, name)
 
 
 def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
@@ -130,10 +135,10 @@ def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
     mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
 
-def log_dict(data: dict, name: str) -> None:
+def log_dict(data: dict, name: str, run_id: str | None = None) -> None:
     import mlflow
 
-    mlflow.log_dict(data, name)
+    mlflow.log_dict(data, name, run_id=run_id)
 
 
 def log_dataset(X: np.ndarray, y: np.ndarray, name: str, source: str, context: str) -> None:
