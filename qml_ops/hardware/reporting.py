@@ -71,6 +71,28 @@ def validation_samples(n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     return X_raw[:n_samples], y[:n_samples]
 
 
+def check_lineage(name: str, alias: str, version: Any) -> None:
+    """Refuse to score a model on test data it was not trained with.
+
+    An alias is global (another experiment may have moved it); the test split is
+    this workspace's. The training run records the DVC md5 of ``data/encoded``;
+    if both sides know it and they differ, the figures would be meaningless.
+    """
+    from qml_ops.lineage import dvc_md5_or_none
+
+    here = dvc_md5_or_none("data/encoded")
+    trained = None
+    if version.run_id:
+        trained = tracking.client().get_run(version.run_id).data.tags.get("dvc.md5.data/encoded")
+    if here and trained and here != trained:
+        raise HardwareError(
+            f"models:/{name}@{alias} is version {version.version}, trained on data/encoded {trained}, but this "
+            f"workspace's data/encoded is {here} (dvc.lock): its test split is not that model's. Re-run "
+            f"`dvc repro train` here, or point the alias at this workspace's model "
+            f"(`qml-ops promote {name} VERSION {alias}`, VERSION from models/qcnn/registry.json)"
+        )
+
+
 def qpu_runner(params: Params, run_key: str, model_version: str):
     """The real-QPU path, behind the spend gate and the task ledger.
 
@@ -115,6 +137,7 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
     tracking.configure(params.tracking.experiment)
     version, model, encoder = load_model(params, tmp)
     name = params.train.registered_model
+    check_lineage(name, hw.model_alias, version)
     print(f"hardware: models:/{name}@{hw.model_alias} = version {version.version} "
           f"(ansatz {model.ansatz}, {model.n_qubits} qubits, {model.encoding})")
     X_raw, y = validation_samples(hw.n_samples)

@@ -163,3 +163,17 @@ def test_mode_off_and_missing_alias(trained_project, no_aws):
     text = (root / "params.yaml").read_text().replace("mode: off", "mode: emulate") + "  model_alias: nope\n"
     (root / "params.yaml").write_text(text)
     assert run_stage("hardware", hardware_stage.main, []) == 1
+
+
+def test_refuses_a_model_trained_on_other_data(tmp_path, monkeypatch, no_aws):
+    root = make_project(tmp_path / "proj")
+    use_project(monkeypatch, root)
+    lock = "schema: '2.0'\nstages:\n  encode:\n    cmd: x\n    outs:\n    - path: data/encoded\n      md5: {}.dir\n"
+    (root / "dvc.lock").write_text(lock.format("aaaa"))
+    train_and_register(load_params("params.yaml"), load_encoded())
+    write_params(root)
+    (root / "dvc.lock").write_text(lock.format("bbbb"))  # another dataset version in this workspace
+    assert run_stage("hardware", hardware_stage.main, []) == 1
+    assert not (root / "metrics/hardware.json").exists()
+    (root / "dvc.lock").write_text(lock.format("aaaa"))
+    assert run_stage("hardware", hardware_stage.main, []) == 0
