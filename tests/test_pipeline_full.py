@@ -9,7 +9,7 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +71,16 @@ def test_dvc_repro_whole_pipeline_and_temp_experiment(tmp_path):
     assert len(after) > before
     assert [name for name, _ in after].count("train-qcnn") == 2
     assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db")), "a run was written inside the temp workspace"
+
+    # a queued experiment, run by a DVC queue worker (which calls `dvc` itself)
+    wrapper(repo, "exp", "run", "--queue", "-S", "train.lr=0.03", "-S", "train.use_tuned=false")
+    wrapper(repo, "queue", "start")
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        status = wrapper(repo, "queue", "status").stdout
+        if "Success" in status or "Failed" in status:
+            break
+        time.sleep(3)
+    assert "Success" in status, status
+    assert [name for name, _ in runs(repo)].count("train-qcnn") == 3
+    assert not list((repo / ".dvc" / "tmp").rglob("mlflow.db")), "a run was written inside the queue workspace"
