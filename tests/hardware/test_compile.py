@@ -21,15 +21,11 @@ from qml_ops.hardware.compile import (
     compile_spec,
     zyz_angles,
 )
+from qml_ops.hardware.devices import list_devices
 from qml_ops.hardware.profiles import build_local_emulator, load_profile
 
-DEVICES = [
-    "rigetti-ankaa-3",
-    "rigetti-cepheus-1-108q",
-    "iqm-garnet",
-    "iqm-emerald",
-    "ionq-forte-enterprise-1",
-]
+# every QPU of the catalogue, retired ones included (their profiles still compile)
+DEVICES = [d.id for d in list_devices() if d.is_qpu]
 NATIVE = {
     "rigetti-ankaa-3": {"rx", "rz", "iswap"},
     "rigetti-cepheus-1-108q": {"rx", "rz", "cz"},

@@ -18,15 +18,11 @@ from qml_ops.circuits.qcnn import QCNNSpec
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.compile import compile_spec
 from qml_ops.hardware.emulator import NoiseParams, exact_p1, run_emulated
+from qml_ops.hardware.devices import list_devices
 from qml_ops.hardware.profiles import build_local_emulator, load_profile
 
-DEVICES = [
-    "rigetti-ankaa-3",
-    "rigetti-cepheus-1-108q",
-    "iqm-garnet",
-    "iqm-emerald",
-    "ionq-forte-enterprise-1",
-]
+# every QPU of the catalogue, retired ones included (their profiles still compile)
+DEVICES = [d.id for d in list_devices() if d.is_qpu]
 
 
 def braket_exact_p1(circuit, emulator) -> float:
