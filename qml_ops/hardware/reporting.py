@@ -6,9 +6,9 @@ Reads ``models:/<name>@<hardware.model_alias>``, validates it on every device
 the training run and metrics on the registered model's logged model (so the
 simulator and hardware figures sit on one model page), and returns the summary
 and figures for the stage to write (``metrics/hardware.json``,
-``plots/hardware/*.png``). Devices that pass
-``hardware.gate`` promote the version (``hardware-validated`` for real QPUs,
-``emulator-validated`` for emulated runs: an emulator is not hardware).
+``plots/hardware/*.png``). Devices that pass ``hardware.gate`` promote the
+version (``hardware-validated`` for real QPUs, ``emulator-validated`` for
+emulated runs: an emulator is not hardware).
 """
 
 from __future__ import annotations

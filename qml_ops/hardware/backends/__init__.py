@@ -1,11 +1,9 @@
 """Backends that run compiled circuits: one interface, an emulator or a QPU behind it.
 
-================  ================================================================
-``base``          the :class:`Backend` protocol and its typed result :class:`DeviceRun`
-``emulated``      the torch density-matrix emulator and Braket's ``LocalEmulator``
-``braket_qpu``    a real Braket QPU through the gated, ledgered submitter
-``registry``      name -> factory (``backend_for``), ``hardware.mode`` -> name
-================  ================================================================
+* ``base``: the :class:`Backend` protocol and its typed result :class:`DeviceRun`;
+* ``emulated``: the torch density-matrix emulator and Braket's ``LocalEmulator``;
+* ``braket_qpu``: a real Braket QPU through the gated, ledgered submitter;
+* ``registry``: name -> factory (``backend_for``), ``hardware.mode`` -> name.
 """
 
 from qml_ops.hardware.backends.base import EMULATOR, QPU, Backend, DeviceRun, Provenance

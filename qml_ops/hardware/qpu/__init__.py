@@ -38,18 +38,16 @@ attempt with a new client token (the old one would return the failed task).
 
 One module per concern:
 
-================  ===================================================================
-``planning``      the tasks of a run, exactly as the approved estimate priced them
-``device_parameters``  a one-circuit task's deviceParameters, from public SDK schemas
-``aws``           Braket/S3 clients, bounded retries, transient-error classification
-``clock``         sleep, monotonic time and UTC now (what tests replace)
-``windows``       execution windows: inside one now? when does the next open?
-``preflight``     checks before spending: inputs, circuit validation, the live device
-``rows``          the ledger row of a planned task; does a stored row match the plan?
-``recovery``      finding tasks created before a crash (SearchQuantumTasks)
-``results``       results.json to per-sample counts; the run's :class:`QpuResult`
-``submit``        :func:`run_on_qpu`: create, resume, poll
-================  ===================================================================
+* ``planning``: the tasks of a run, exactly as the approved estimate priced them;
+* ``device_parameters``: a one-circuit task's deviceParameters, from public SDK schemas;
+* ``aws``: Braket/S3 clients, bounded retries, transient-error classification;
+* ``clock``: sleep, monotonic time and UTC now (what tests replace);
+* ``windows``: execution windows: inside one now? when does the next open?
+* ``preflight``: checks before spending: inputs, circuit validation, the live device;
+* ``rows``: the ledger row of a planned task; does a stored row match the plan?
+* ``recovery``: finding tasks created before a crash (``SearchQuantumTasks``);
+* ``results``: ``results.json`` to per-sample counts; the run's :class:`QpuResult`;
+* ``submit``: :func:`run_on_qpu`: create, resume, poll.
 
 Example:
     >>> result = run_on_qpu(                                     # doctest: +SKIP
