@@ -14,13 +14,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qml_ops import io, project
+from qml_ops import io, plots, project
 from qml_ops.config import Params
 from qml_ops.hardware import reporting
 from qml_ops.hardware.validation import estimates, gate_decision
 from qml_ops.stage import run_stage
 
 METRICS = project.METRICS_DIR / "hardware.json"
+PLOTS = project.PLOTS_DIR / "hardware"
 
 
 def main(params: Params) -> None:
@@ -30,24 +31,20 @@ def main(params: Params) -> None:
         print("hardware: mode 'off', skipped")
         return
     prices = estimates(hw)
-    total = sum(e.cost_usd for e in prices.values())
     print(reporting.estimate_table(prices, hw.mode))
     if hw.mode == "qpu":
-        decision = gate_decision(hw, total)
+        decision = gate_decision(hw, prices)
         if not decision.allowed:
             io.write_json(METRICS, reporting.skipped(hw, decision.reason, prices))
             print(f"hardware: skipped, no task created: {decision.reason}")
             return
     with tempfile.TemporaryDirectory() as tmp:
-        summary = reporting.validate_registered_model(params, prices, Path(tmp))
-    io.write_json(METRICS, summary)
-    for device_id, m in summary["devices"].items():
-        print(f"  {device_id:26s} accuracy {m['accuracy']:.4f} (sim {m['sim_accuracy']:.4f}, gap "
-              f"{m['sim2real_gap']:+.4f}), {m['two_qubit_gates']} 2q gates, ${m['cost_usd']:.2f} "
-              f"({m['cost_basis']})")
-    if summary.get("promoted"):
-        print(f"hardware: promoted {summary['model']} to @{summary['promoted']['alias']} "
-              f"(devices passing hardware.gate: {', '.join(summary['promoted']['devices'])})")
+        report = reporting.validate_registered_model(params, prices, Path(tmp))
+    io.write_json(METRICS, report.summary)
+    for name, fig in report.figures.items():
+        io.write_figure(PLOTS / name, fig, dpi=110)
+        plots.close(fig)
+    print(reporting.results_text(report.summary))
 
 
 if __name__ == "__main__":

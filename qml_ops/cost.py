@@ -1,7 +1,9 @@
 """Cost estimates for running inferences on a device, exact to the cent.
 
-Cost = tasks × per-task fee + total shots × per-shot price (FACTS §1/§2), in
-:class:`~decimal.Decimal` and rounded half-up to the cent once, at the end.
+Cost = tasks × per-task fee + total shots × per-shot price, the formula and
+prices of the Amazon Braket pricing page (https://aws.amazon.com/braket/pricing/),
+in :class:`~decimal.Decimal` and rounded half-up to the cent once, at the end
+(:func:`qml_ops.money.to_cents`).
 
 Where the device supports program sets, samples are packed into tasks of at
 most 100 executables and 200,000 shots (one fee per task); otherwise, or with
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from qml_ops.errors import ConfigError
 from qml_ops.hardware.devices import (
@@ -30,13 +32,7 @@ from qml_ops.hardware.devices import (
     PROGRAM_SET_MAX_TOTAL_SHOTS,
     Device,
 )
-
-CENT = Decimal("0.01")
-
-
-def to_cents(value: Decimal) -> Decimal:
-    """Round a USD amount half-up to the cent."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+from qml_ops.money import to_cents
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,8 @@ class Estimate:
     """What a run of ``n_samples`` inferences of ``shots`` shots will cost.
 
     ``expected_latency_s`` is ``n_samples`` × the device's observed time per
-    inference (FACTS §1, one task per inference); ``None`` without a basis.
+    inference (``Device.latency_per_inference_s``: the reference case study, one
+    task of 512 shots per inference); ``None`` without a basis.
     """
 
     device: str

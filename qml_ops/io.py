@@ -63,6 +63,18 @@ def write_text(target: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_figure(target: str | Path, fig: Any, **savefig_kwargs: Any) -> None:
+    """Save a matplotlib figure (format from the target's suffix, e.g. ``.png``).
+
+    Example:
+        >>> write_figure("plots/hardware/accuracy.png", fig, dpi=110)   # doctest: +SKIP
+    """
+    target = Path(target)
+    fmt = target.suffix.lstrip(".") or None
+    with atomic_path(target, suffix=target.suffix) as tmp:
+        fig.savefig(tmp, format=fmt, **savefig_kwargs)
+
+
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 

@@ -1,4 +1,4 @@
-"""Cost estimates: the FACTS §1 table to the cent, program sets, shot ranges."""
+"""Cost estimates: the published prices to the cent, program sets, shot ranges."""
 
 from decimal import Decimal
 
@@ -8,8 +8,9 @@ from qml_ops.cost import Estimate, estimate
 from qml_ops.errors import ConfigError
 from qml_ops.hardware.devices import get_device, with_prices
 
-# FACTS §1: 48 inferences, one task each, at 512 and 1024 shots.
-FACTS_1 = [
+# 48 inferences, one task each, at 512 and 1024 shots: $0.30 per task plus the per-shot
+# price of the Braket pricing page (https://aws.amazon.com/braket/pricing/).
+PRICED_RUNS = [
     ("rigetti-ankaa-3", 512, "36.52"),
     ("rigetti-ankaa-3", 1024, "58.64"),
     ("iqm-emerald", 512, "53.72"),
@@ -25,8 +26,8 @@ def dev(device_id):
     return get_device(device_id, allow_retired=True)
 
 
-@pytest.mark.parametrize("device_id, shots, expected", FACTS_1)
-def test_reproduces_facts_table(device_id, shots, expected):
+@pytest.mark.parametrize("device_id, shots, expected", PRICED_RUNS)
+def test_reproduces_the_published_prices(device_id, shots, expected):
     e = estimate(dev(device_id), 48, shots, one_task_per_inference=True)
     assert e.cost_usd == Decimal(expected)
     assert (e.tasks, e.shots_total, e.program_sets) == (48, 48 * shots, False)

@@ -25,6 +25,7 @@ from qml_ops.cost import estimate
 from qml_ops.errors import HardwareError
 from qml_ops.hardware import devices as catalogue
 from qml_ops.hardware import profiles
+from qml_ops.money import usd
 
 #: Modules exposing ``register_hardware(subparsers)`` for more ``qml-ops hardware`` commands.
 HARDWARE_COMMAND_MODULES: tuple[str, ...] = ("qml_ops.hardware.qpu_commands",)
@@ -261,10 +262,6 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- hardware
 
 
-def _money(value) -> str:
-    return f"${value:,.2f}"
-
-
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
@@ -292,7 +289,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         return 0
     rows = [
         [e.device, str(e.tasks), f"{e.executables_per_task}",
-         f"{e.shots_total:,}", _money(e.cost_usd), f"${e.per_task_usd}",
+         f"{e.shots_total:,}", usd(e.cost_usd), f"${e.per_task_usd}",
          f"${e.per_shot_usd}", "yes" if e.program_sets else "no",
          _duration(e.expected_latency_s)]
         for e in estimates

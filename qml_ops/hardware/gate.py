@@ -4,9 +4,9 @@ budget and was approved.
 A task may be created only if ``mode == "qpu"`` AND estimate <= max budget AND
 approval >= estimate. Amounts are compared as :class:`~decimal.Decimal` cents,
 rounded against spending: the estimate up to the cent, the budget and the
-approval down (after dropping float noise below a micro-dollar). A missing
-(``None``) budget or approval, or a non-finite or negative amount, means
-"not allowed".
+approval down (after dropping float noise below a micro-dollar; see
+:mod:`qml_ops.money`). A missing (``None``) budget or approval, or a non-finite
+or negative amount, means "not allowed".
 
 Example:
     >>> from qml_ops.hardware.gate import check_spend
@@ -19,13 +19,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 from qml_ops.errors import BudgetError
+from qml_ops.money import Rounding, parse_usd, to_cents, usd
 
 QPU_MODE = "qpu"
-_CENT = Decimal("0.01")
-_MICRO = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -41,23 +40,10 @@ class GateDecision:
             raise BudgetError(f"hardware spend not allowed: {self.reason}")
 
 
-def _cents(value: object, rounding: str) -> Decimal | None:
-    """``value`` as Decimal cents, or None if it is not a finite number >= 0."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    if not amount.is_finite() or amount < 0:
-        return None
-    # drop binary-float noise (0.1 + 0.2) below a micro-dollar, then round to cents
-    amount = amount.quantize(_MICRO, rounding=ROUND_HALF_UP)
-    return amount.quantize(_CENT, rounding=rounding)
-
-
-def _usd(amount: Decimal) -> str:
-    return f"${amount:,.2f}"
+def _cents(value: object, rounding: Rounding) -> Decimal | None:
+    """``value`` as Decimal cents rounded ``rounding``, or None if it is not an amount >= 0."""
+    amount = parse_usd(value)
+    return None if amount is None else to_cents(amount, rounding)
 
 
 def check_spend(
@@ -81,37 +67,37 @@ def check_spend(
         return GateDecision(
             False, f"mode is {mode!r}: QPU tasks are created only in mode {QPU_MODE!r}"
         )
-    estimate = _cents(estimate_usd, ROUND_CEILING)
+    estimate = _cents(estimate_usd, "up")
     if estimate is None:
         return GateDecision(
             False, f"no valid cost estimate (got {estimate_usd!r}); estimate first"
         )
-    budget = _cents(max_budget_usd, ROUND_FLOOR)
+    budget = _cents(max_budget_usd, "down")
     if budget is None:
         return GateDecision(
             False,
             f"hardware.max_budget_usd is not set to an amount >= 0 (got {max_budget_usd!r}); "
-            f"the estimate is {_usd(estimate)}",
+            f"the estimate is {usd(estimate)}",
         )
     if estimate > budget:
         return GateDecision(
-            False, f"estimate {_usd(estimate)} exceeds hardware.max_budget_usd {_usd(budget)}"
+            False, f"estimate {usd(estimate)} exceeds hardware.max_budget_usd {usd(budget)}"
         )
-    approval = _cents(approve_usd, ROUND_FLOOR)
+    approval = _cents(approve_usd, "down")
     if approval is None:
         return GateDecision(
             False,
             f"not approved (hardware.approve_usd = {approve_usd!r}): approve at least the estimate "
-            f"{_usd(estimate)}, e.g. hardware.approve_usd: {estimate}",
+            f"{usd(estimate)}, e.g. hardware.approve_usd: {estimate}",
         )
     if approval < estimate:
         return GateDecision(
             False,
-            f"hardware.approve_usd {_usd(approval)} is below the estimate {_usd(estimate)}: "
+            f"hardware.approve_usd {usd(approval)} is below the estimate {usd(estimate)}: "
             f"approve at least {estimate} to spend it",
         )
     return GateDecision(
         True,
-        f"estimate {_usd(estimate)} is within hardware.max_budget_usd {_usd(budget)} "
-        f"and approved up to {_usd(approval)}",
+        f"estimate {usd(estimate)} is within hardware.max_budget_usd {usd(budget)} "
+        f"and approved up to {usd(approval)}",
     )

@@ -10,13 +10,17 @@ File format (``hardware/ledger.json`` under the project root by default)::
 
     {"version": 1, "tasks": [ {row}, ... ]}
 
-A row (all JSON; money as decimal strings)::
+A row is a :class:`TaskRow`; on disk it is a JSON object with one key per
+field (money as a decimal string, tuples as lists)::
 
     run_key, model_version, device, device_arn, task_index, attempt,
     sample_indices, shots, shots_total, n_executables, program_sets,
-    program_hash, client_token, tags, state, arn, cost_usd,
-    created_at, updated_at, failure_reason, output_s3_bucket,
-    output_s3_directory, queue_s, execution_s, total_s, counts
+    program_hash, client_token, tags, s3_bucket, s3_prefix, cost_usd,
+    state, arn, created_at, updated_at, failure_reason, output_s3_bucket,
+    output_s3_directory, queue_position, queue_s, execution_s, total_s, counts
+
+Files written before :class:`TaskRow` existed (the same version 1, with a
+field or two missing) load unchanged; keys this version does not know are kept.
 
 ``state`` is ``CREATING`` (written, create not confirmed), ``REJECTED`` (the
 service refused the create: nothing was created), or a Braket task state
@@ -27,21 +31,23 @@ process is not lost.
 
 Example:
     >>> ledger = Ledger(tmp_path / "ledger.json")                  # doctest: +SKIP
-    >>> ledger.upsert({"run_key": "r1", "device": "iqm-garnet", ...})  # doctest: +SKIP
-    >>> [r["state"] for r in ledger.rows(run_key="r1")]             # doctest: +SKIP
+    >>> row = ledger.upsert(TaskRow(run_key="r1", device="iqm-garnet", ...))  # doctest: +SKIP
+    >>> [r.state for r in ledger.rows(run_key="r1")]                # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from qml_ops.errors import HardwareError
 from qml_ops.io import write_json
@@ -57,6 +63,8 @@ CREATING, REJECTED = "CREATING", "REJECTED"
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 FAILED_STATES = frozenset({"FAILED", "CANCELLED"})
 ACTIVE_STATES = frozenset({"CREATED", "QUEUED", "RUNNING", "CANCELLING"})
+
+Counts = tuple[int, int]
 
 
 def default_ledger_path() -> Path:
@@ -87,17 +95,169 @@ def client_token(run_key: str, device_arn: str, task_index: int, program_hash: s
     return sha256(f"qml-ops|{run_key}|{device_arn}|{task_index}|{program_hash}|{shots}|{attempt}")
 
 
-def row_key(row: dict) -> tuple:
-    return (row["run_key"], row["device"], int(row["task_index"]), int(row.get("attempt", 0)))
+# ------------------------------------------------------------------ rows
 
 
-def row_cost(row: dict) -> Decimal:
-    return Decimal(str(row.get("cost_usd", "0")))
+@dataclass(frozen=True)
+class TaskRow:
+    """One QPU task (one attempt) as the ledger records it.
+
+    Identity and plan (set when the row is first written): ``run_key``,
+    ``model_version``, ``device`` (catalogue id), ``device_arn``, ``task_index``,
+    ``attempt`` (0, then 1, 2... for paid resubmissions), ``sample_indices`` (dataset
+    index of each executable), ``shots`` (per executable), ``shots_total``,
+    ``n_executables``, ``program_sets``, ``program_hash`` (sha256 of the exact
+    action and device parameters), ``client_token``, ``tags``, ``s3_bucket``,
+    ``s3_prefix`` and ``cost_usd`` (price-table cost, exact).
+
+    Progress (updated as the task moves): ``state``, ``arn`` (set once the
+    task exists: from then on it is billed), ``created_at``/``updated_at`` (UTC
+    ISO text), ``failure_reason``, ``output_s3_bucket``/``output_s3_directory``,
+    ``queue_position``, ``queue_s``/``execution_s``/``total_s`` (seconds) and
+    ``counts`` (per executable ``(n0, n1)`` of the readout qubit, ``None`` for a
+    failed executable; ``None`` until read).
+
+    ``extra`` holds keys of the file this version does not know (kept on write).
+    """
+
+    run_key: str
+    model_version: str
+    device: str
+    device_arn: str
+    task_index: int
+    attempt: int
+    sample_indices: tuple[int, ...]
+    shots: int
+    shots_total: int
+    n_executables: int
+    program_sets: bool
+    program_hash: str
+    client_token: str
+    tags: Mapping[str, str]
+    s3_bucket: str | None
+    s3_prefix: str | None
+    cost_usd: Decimal
+    state: str = CREATING
+    arn: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    failure_reason: str | None = None
+    output_s3_bucket: str | None = None
+    output_s3_directory: str | None = None
+    queue_position: str | None = None
+    queue_s: float | None = None
+    execution_s: float | None = None
+    total_s: float | None = None
+    counts: tuple[Counts | None, ...] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str, int, int]:
+        """``(run_key, device, task_index, attempt)``: what identifies the row."""
+        return (self.run_key, self.device, self.task_index, self.attempt)
+
+    @property
+    def is_created(self) -> bool:
+        """True once the task exists on Braket (it has an ARN): it is billed."""
+        return bool(self.arn)
+
+    @property
+    def awaiting_results(self) -> bool:
+        """Created, and not terminal yet or completed with its counts not read yet."""
+        return self.is_created and (self.state not in TERMINAL_STATES
+                                    or (self.state == "COMPLETED" and self.counts is None))
+
+    def with_changes(self, **changes: Any) -> "TaskRow":
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------ JSON
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as stored in the file (version 1 keys, money as a string)."""
+        doc: dict[str, Any] = dict(self.extra)
+        for f in dataclasses.fields(self):
+            if f.name != "extra":
+                doc[f.name] = getattr(self, f.name)
+        doc["sample_indices"] = list(self.sample_indices)
+        doc["tags"] = dict(self.tags)
+        doc["cost_usd"] = str(self.cost_usd)
+        doc["counts"] = None if self.counts is None else [
+            None if c is None else list(c) for c in self.counts]
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], where: str = "ledger row") -> "TaskRow":
+        """Read a stored row (any version-1 row, also one written as a plain dict).
+
+        Raises:
+            HardwareError: a required field is missing or has the wrong type.
+        """
+        if not isinstance(doc, Mapping):
+            raise HardwareError(f"{where}: expected a JSON object, but got {type(doc).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        missing = [name for name in _REQUIRED if name not in doc]
+        if missing:
+            raise HardwareError(f"{where}: missing field(s) {', '.join(missing)}")
+        try:
+            values = {name: doc[name] for name in known if name in doc}
+            values.update(
+                task_index=int(doc["task_index"]), attempt=int(doc.get("attempt", 0)),
+                sample_indices=tuple(int(i) for i in doc["sample_indices"]),
+                shots=int(doc["shots"]), shots_total=int(doc["shots_total"]),
+                n_executables=int(doc["n_executables"]), program_sets=bool(doc["program_sets"]),
+                tags={str(k): str(v) for k, v in (doc.get("tags") or {}).items()},
+                s3_bucket=doc.get("s3_bucket"), s3_prefix=doc.get("s3_prefix"),
+                cost_usd=Decimal(str(doc.get("cost_usd", "0"))),
+                counts=_counts(doc.get("counts")),
+            )
+        except (TypeError, ValueError, InvalidOperation, AttributeError) as exc:
+            raise HardwareError(f"{where}: malformed field ({exc})") from None
+        return cls(**values, extra={k: v for k, v in doc.items() if k not in known})
 
 
-def is_created(row: dict) -> bool:
-    """True once the task exists on Braket (it has an ARN): it is billed."""
-    return bool(row.get("arn"))
+_REQUIRED = ("run_key", "model_version", "device", "device_arn", "task_index", "sample_indices",
+             "shots", "shots_total", "n_executables", "program_sets", "program_hash", "client_token")
+
+
+def _counts(value) -> tuple[Counts | None, ...] | None:
+    if value is None:
+        return None
+    return tuple(None if c is None else (int(c[0]), int(c[1])) for c in value)
+
+
+def latest_attempts(rows: Iterable[TaskRow]) -> dict[int, TaskRow]:
+    """task index -> the row of its latest attempt."""
+    out: dict[int, TaskRow] = {}
+    for row in sorted(rows, key=lambda r: r.key):
+        out[row.task_index] = row
+    return out
+
+
+def spend(rows: Iterable[TaskRow]) -> Decimal:
+    """Price-table cost of the rows' created tasks (exact, not rounded)."""
+    return sum((r.cost_usd for r in rows if r.is_created), Decimal(0))
+
+
+def summarize(rows: Iterable[TaskRow]) -> list[dict[str, Any]]:
+    """Per (run, device, state): number of tasks, samples and spend (created tasks)."""
+    groups: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row.run_key, row.device, row.state)
+        g = groups.setdefault(key, {"run_key": key[0], "device": key[1], "state": key[2],
+                                    "tasks": 0, "samples": 0, "spend_usd": Decimal("0")})
+        g["tasks"] += 1
+        g["samples"] += len(row.sample_indices)
+        if row.is_created:
+            g["spend_usd"] += row.cost_usd
+    return [groups[k] for k in sorted(groups)]
+
+
+# ------------------------------------------------------------------ the file
+
+
+def _stored_key(doc: Mapping[str, Any]) -> tuple:
+    return (doc["run_key"], doc["device"], int(doc["task_index"]), int(doc.get("attempt", 0)))
 
 
 class Ledger:
@@ -131,13 +291,14 @@ class Ledger:
             )
         return doc["tasks"]
 
-    def rows(self, run_key: str | None = None, device: str | None = None) -> list[dict]:
+    def rows(self, run_key: str | None = None, device: str | None = None) -> list[TaskRow]:
         """All rows, optionally of one run and/or device, by task index and attempt."""
         rows = [
-            r for r in self._read()
-            if (run_key is None or r["run_key"] == run_key) and (device is None or r["device"] == device)
+            TaskRow.from_json(doc, f"{self.path}: task {i}") for i, doc in enumerate(self._read())
         ]
-        return sorted(rows, key=row_key)
+        rows = [r for r in rows
+                if (run_key is None or r.run_key == run_key) and (device is None or r.device == device)]
+        return sorted(rows, key=lambda r: r.key)
 
     # ------------------------------------------------------------ writing
 
@@ -152,25 +313,27 @@ class Ledger:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def upsert(self, row: dict) -> dict:
+    def upsert(self, row: TaskRow) -> TaskRow:
         """Insert or update (merge) ``row``, keyed by run, device, task index, attempt.
 
         The file is re-read under the lock and rewritten atomically, so the row is
-        on disk when this returns.
+        on disk when this returns. Returns the row as stored (``updated_at`` set).
         """
-        row = dict(row, updated_at=utc_now())
-        key = row_key(row)
+        new = row.with_changes(updated_at=utc_now()).to_json()
         with self._locked():
-            rows = self._read()
-            for i, old in enumerate(rows):
-                if row_key(old) == key:
-                    rows[i] = {**old, **row}
-                    row = rows[i]
+            docs = self._read()
+            for i, old in enumerate(docs):
+                if _stored_key(old) == row.key:
+                    docs[i] = new = {**old, **new}
                     break
             else:
-                rows.append(row)
-            write_json(self.path, {"version": LEDGER_VERSION, "tasks": rows})
-        return row
+                docs.append(new)
+            write_json(self.path, {"version": LEDGER_VERSION, "tasks": docs})
+        return TaskRow.from_json(new)
+
+    def update(self, row: TaskRow, **changes: Any) -> TaskRow:
+        """:meth:`upsert` ``row`` with some fields changed; returns the stored row."""
+        return self.upsert(row.with_changes(**changes))
 
     @contextlib.contextmanager
     def submission_lock(self) -> Iterator[None]:
@@ -193,25 +356,3 @@ class Ledger:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def latest_attempts(rows: list[dict]) -> dict[int, dict]:
-    """task index -> the row of its latest attempt."""
-    out: dict[int, dict] = {}
-    for row in sorted(rows, key=row_key):
-        out[int(row["task_index"])] = row
-    return out
-
-
-def summarize(rows: list[dict]) -> list[dict[str, Any]]:
-    """Per (run, device, state): number of tasks, samples and spend (created tasks)."""
-    groups: dict[tuple, dict] = {}
-    for row in rows:
-        key = (row["run_key"], row["device"], row["state"])
-        g = groups.setdefault(key, {"run_key": key[0], "device": key[1], "state": key[2],
-                                    "tasks": 0, "samples": 0, "spend_usd": Decimal("0")})
-        g["tasks"] += 1
-        g["samples"] += len(row.get("sample_indices", []))
-        if is_created(row):
-            g["spend_usd"] += row_cost(row)
-    return [groups[k] for k in sorted(groups)]

@@ -1,54 +1,59 @@
 """The hardware stage's workflow: registered model in, device metrics and promotion out.
 
 Reads ``models:/<name>@<hardware.model_alias>``, validates it on every device
-(:mod:`qml_ops.hardware.validation`), and records the result three ways:
-``metrics/hardware.json`` for DVC; a ``hardware`` MLflow run linked to the
-training run; and metrics on the registered model's logged model, so the
-simulator and hardware figures sit on one model page. Devices that pass
-``hardware.gate`` promote the version (``hardware-validated`` for real QPUs,
-``emulator-validated`` for emulated runs: an emulator is not hardware).
+(:mod:`qml_ops.hardware.validation`) with the backend ``hardware.mode`` names
+(:mod:`qml_ops.hardware.backends`), logs a ``hardware`` MLflow run linked to
+the training run and metrics on the registered model's logged model (so the
+simulator and hardware figures sit on one model page), and returns the summary
+and figures for the stage to write (``metrics/hardware.json``,
+``plots/hardware/*.png``). Devices that pass ``hardware.gate`` promote the
+version (``hardware-validated`` for real QPUs, ``emulator-validated`` for
+emulated runs: an emulator is not hardware).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from decimal import Decimal
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qml_ops import io, plots, tracking
+from qml_ops import plots, tracking
 from qml_ops.config import HardwareParams, Params
 from qml_ops.cost import Estimate
 from qml_ops.encodings import encoder_from_dict
 from qml_ops.errors import HardwareError
-from qml_ops.hardware.validation import DeviceResult, validate_device
+from qml_ops.hardware.backends import (
+    Backend, BackendOptions, DeviceRun, QpuSettings, backend_for, backend_name,
+)
+from qml_ops.hardware.ledger import default_ledger_path
+from qml_ops.hardware.profiles import load_profile
+from qml_ops.hardware.validation import DeviceResult, device_for, total_estimate, validate_device
 from qml_ops.model import QCNNClassifier
+from qml_ops.money import usd
 from qml_ops.training_data import load_prepared
-
-PLOTS_DIR = Path("plots/hardware")
 
 
 def estimate_table(prices: dict[str, Estimate], mode: str) -> str:
+    """The estimate per device and in total, as printed before anything runs."""
     lines = [f"hardware: cost estimate (mode {mode!r}; {'nothing is spent' if mode != 'qpu' else 'real money'}):",
-             f"  {'device':26s} {'tasks':>6s} {'shots':>9s} {'cost USD':>10s}  program sets"]
+             f"  {'device':26s} {'tasks':>6s} {'shots':>9s} {'cost':>10s}  program sets"]
     for device_id, e in prices.items():
-        lines.append(f"  {device_id:26s} {e.tasks:6d} {e.shots_total:9d} {float(e.cost_usd):10.2f}  "
+        lines.append(f"  {device_id:26s} {e.tasks:6d} {e.shots_total:9d} {usd(e.cost_usd):>10s}  "
                      f"{'yes' if e.program_sets else 'no'}")
-    total = sum((e.cost_usd for e in prices.values()), Decimal(0))
-    lines.append(f"  {'total':26s} {'':6s} {'':9s} {float(total):10.2f}")
+    lines.append(f"  {'total':26s} {'':6s} {'':9s} {usd(total_estimate(prices)):>10s}")
     return "\n".join(lines)
 
 
 def skipped(hw: HardwareParams, reason: str, prices: dict[str, Estimate]) -> dict[str, Any]:
-    total = sum((e.cost_usd for e in prices.values()), Decimal(0))
+    """The ``metrics/hardware.json`` document of a run that ran nothing."""
     return {
         "status": "skipped",
         "mode": hw.mode,
         "reason": reason,
-        "estimate_usd": float(total),
+        "estimate_usd": float(total_estimate(prices)),
         "estimates": {d: e.to_dict() for d, e in prices.items()},
         "devices": {},
     }
@@ -93,46 +98,53 @@ def check_lineage(name: str, alias: str, version: Any) -> None:
         )
 
 
-def qpu_runner(params: Params, run_key: str, model_version: str):
-    """The real-QPU path, behind the spend gate and the task ledger.
+def qpu_settings(params: Params, run_key: str, model_version: str) -> QpuSettings:
+    """The real-QPU settings: approval, budget, S3, and the task ledger.
 
     The ledger sits in the real project (``<root>/hardware/ledger.json``, also
     for ``dvc exp run --temp`` copies), so a re-run anywhere reconnects to the
     tasks it already paid for instead of creating them again.
     """
-    from qml_ops.hardware.ledger import default_ledger_path
-    from qml_ops.hardware.qpu import run_on_qpu
-
     hw = params.hardware
-    ledger_path = default_ledger_path()
-
-    def run(device, est, circuits, features):
-        # the same circuits resume the same run; other circuits (another compile seed,
-        # other samples) are a new run, with its own approval
-        digest = hashlib.sha256(repr([c.ops for c in circuits]).encode()).hexdigest()[:10]
-        result = run_on_qpu(
-            device, circuits, hw.shots, sample_indices=list(range(len(circuits))), estimate=est,
-            approve_usd=hw.approve_usd, max_budget_usd=hw.max_budget_usd,
-            ledger_path=ledger_path, run_key=f"{run_key}-{digest}", model_version=model_version,
-            s3_bucket=hw.s3_bucket, s3_prefix=hw.s3_prefix, one_task_per_inference=hw.one_task_per_inference,
-            poll_timeout_s=hw.poll_timeout_s,
-        )
-        if ledger_path.exists():
-            tracking.log_artifact(ledger_path, "ledger")
-        if result.pending:
-            raise HardwareError(
-                f"{device.id}: tasks still pending after {hw.poll_timeout_s:g} s; re-run the stage to collect them "
-                f"(no new task is created: the ledger {ledger_path} reconnects), or see `qml-ops hardware status`"
-            )
-        return {"counts": result.counts, "tasks": len(result.tasks), "cost_usd": float(result.cost_usd),
-                "cost_basis": "price table (tasks created)", "spent_usd": float(result.cost_usd),
-                "latency_s_per_inference": result.latency.get("per_inference_s"),
-                "failed_samples": list(result.failed_samples)}
-
-    return run
+    return QpuSettings(
+        approve_usd=hw.approve_usd, max_budget_usd=hw.max_budget_usd, ledger_path=default_ledger_path(),
+        run_key=run_key, model_version=model_version, s3_bucket=hw.s3_bucket, s3_prefix=hw.s3_prefix,
+        one_task_per_inference=hw.one_task_per_inference, poll_timeout_s=hw.poll_timeout_s,
+    )
 
 
-def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: Path) -> dict[str, Any]:
+def build_backend(hw: HardwareParams, device_id: str, options: BackendOptions) -> Backend:
+    """The backend ``hardware.mode`` (and ``hardware.emulator``) names, for one device."""
+    return backend_for(backend_name(hw.mode, hw.emulator), device_for(hw, device_id), load_profile(device_id),
+                       options)
+
+
+def _log_ledger(run: DeviceRun) -> None:
+    """Attach the task ledger of a QPU run to the MLflow run (emulators have none)."""
+    ledger = run.provenance.ledger_path
+    if ledger and Path(ledger).exists():
+        tracking.log_artifact(Path(ledger), "ledger")
+
+
+@dataclass
+class HardwareReport:
+    """What :func:`validate_registered_model` returns for the stage to write.
+
+    Attributes:
+        summary: the document of ``metrics/hardware.json``.
+        figures: file name -> matplotlib figure (``plots/hardware/<name>``);
+            the caller saves and closes them.
+    """
+
+    summary: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: Path) -> HardwareReport:
+    """Validate the registered model on every device; log to MLflow; promote.
+
+    Returns the summary and the figures; writes no file (the stage does).
+    """
     hw = params.hardware
     tracking.configure(params.tracking.experiment)
     version, model, encoder = load_model(params, tmp)
@@ -144,7 +156,7 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
     features = encoder.transform(X_raw)
     z_sim = model.decision_function(features)
     run_key = f"{name}-v{version.version}-{hw.n_samples}x{hw.shots}"
-    runner = qpu_runner(params, run_key, str(version.version)) if hw.mode == "qpu" else None
+    options = BackendOptions(seed=hw.seed, qpu=qpu_settings(params, run_key, str(version.version)))
     results: list[DeviceResult] = []
     tags = {**tracking.standard_tags("hardware", ("data/prepared",)), "hardware.mode": hw.mode,
             "qml_ops.train_run_id": version.run_id or "", "model.name": name, "model.version": str(version.version)}
@@ -153,31 +165,42 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
         tracking.log_dict({d: e.to_dict() for d, e in prices.items()}, "estimate.json")
         tracking.log_metrics({f"estimate_usd.{d}": float(e.cost_usd) for d, e in prices.items()})
         for device_id in hw.devices:
-            result = validate_device(hw, device_id, model, features, y, z_sim, prices[device_id], runner)
-            results.append(result)
+            backend = build_backend(hw, device_id, options)
+            results.append(validate_device(hw, backend, model, features, y, z_sim, prices[device_id],
+                                           after_run=_log_ledger))
         model_id = tracking.version_model_id(version)
         device_metrics = {r.device: r.metrics for r in results}
         numeric = {f"hw.{d}.{k}": v for d, m in device_metrics.items() for k, v in m.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None}
         tracking.log_metrics(numeric, model_id=model_id)
-        for name_png, fig in figures(device_metrics).items():
-            PLOTS_DIR.mkdir(parents=True, exist_ok=True)
-            fig.savefig(PLOTS_DIR / name_png, dpi=110)
+        device_figures = figures(device_metrics)
+        for name_png, fig in device_figures.items():
             tracking.log_figure(fig, name_png)
-            plots.close(fig)
         summary = {
             "status": "ok",
             "mode": hw.mode,
             "model": f"models:/{name}/{version.version}",
             "model_alias": hw.model_alias,
-            "estimate_usd": float(sum((e.cost_usd for e in prices.values()), Decimal(0))),
+            "estimate_usd": float(total_estimate(prices)),
             "devices": device_metrics,
             "gate": {r.device: {"passed": r.passed_gate, "reasons": r.gate_reasons} for r in results},
             "mlflow_run_id": run.info.run_id,
         }
         tracking.log_dict(summary, "hardware.json")
     summary["promoted"] = promote(params, version, results, summary["mlflow_run_id"])
-    return summary
+    return HardwareReport(summary, device_figures)
+
+
+def results_text(summary: dict[str, Any]) -> str:
+    """The stage's closing lines: each device's figures, and the promotion if any."""
+    lines = [f"  {device_id:26s} accuracy {m['accuracy']:.4f} (sim {m['sim_accuracy']:.4f}, gap "
+             f"{m['sim2real_gap']:+.4f}), {m['two_qubit_gates']} 2q gates, {usd(m['cost_usd'])} "
+             f"({m['cost_basis']})" for device_id, m in summary["devices"].items()]
+    promoted = summary.get("promoted")
+    if promoted:
+        lines.append(f"hardware: promoted {summary['model']} to @{promoted['alias']} "
+                     f"(devices passing hardware.gate: {', '.join(promoted['devices'])})")
+    return "\n".join(lines)
 
 
 def promote(params: Params, version: Any, results: list[DeviceResult], run_id: str) -> dict[str, Any] | None:

@@ -5,9 +5,10 @@ For every device in ``hardware.devices`` this module
 1. prices the run (:func:`qml_ops.cost.estimate`) *before* anything runs;
 2. compiles the model's circuit to the device's native gates and layout
    (:mod:`qml_ops.hardware.compile`), binding each test sample;
-3. runs the circuits: on a calibrated emulator of the device (``emulate``,
-   offline, free) or on the QPU (``qpu``, only through the spend gate and the
-   task ledger of :mod:`qml_ops.hardware.qpu`);
+3. runs the circuits on a :class:`~qml_ops.hardware.backends.Backend`: a
+   calibrated emulator of the device (``emulate``, offline, free) or the QPU
+   (``qpu``, only through the spend gate and the task ledger of
+   :mod:`qml_ops.hardware.qpu`); this module never asks which;
 4. compares with the simulator on the same samples: exact and noiseless
    finite-shot accuracy, the Sim2Real gap, ⟨Z⟩ error and prediction agreement.
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -27,6 +27,7 @@ import numpy as np
 from qml_ops.config import HardwareParams
 from qml_ops.cost import Estimate, estimate
 from qml_ops.errors import HardwareError
+from qml_ops.hardware.backends import Backend, DeviceRun
 from qml_ops.hardware.devices import Device, get_device, with_prices
 from qml_ops.hardware.gate import check_spend
 from qml_ops.model import QCNNClassifier, shot_predictions
@@ -59,9 +60,14 @@ def estimates(params: HardwareParams) -> dict[str, Estimate]:
     }
 
 
-def gate_decision(params: HardwareParams, total: Decimal):
+def total_estimate(prices: dict[str, Estimate]) -> Decimal:
+    """The price of the run on all devices together (exact cents)."""
+    return sum((e.cost_usd for e in prices.values()), Decimal(0))
+
+
+def gate_decision(params: HardwareParams, prices: dict[str, Estimate]):
     """The spend gate for the whole run (all devices together)."""
-    return check_spend(params.mode, total, params.max_budget_usd, params.approve_usd)
+    return check_spend(params.mode, total_estimate(prices), params.max_budget_usd, params.approve_usd)
 
 
 def judge(params: HardwareParams, metrics: dict[str, Any]) -> tuple[bool, list[str]]:
@@ -97,78 +103,81 @@ def compare(z_sim: np.ndarray, counts: np.ndarray, y: np.ndarray, shots: int, se
     }
 
 
-Runner = Callable[[Device, Any, list, np.ndarray], dict[str, Any]]
-
-
 def validate_device(
     params: HardwareParams,
-    device_id: str,
+    backend: Backend,
     model: QCNNClassifier,
     features: np.ndarray,
     y: np.ndarray,
     z_sim: np.ndarray,
     est: Estimate,
-    qpu_runner: Runner | None = None,
     progress: Callable[[str], None] = print,
+    after_run: Callable[[DeviceRun], None] | None = None,
 ) -> DeviceResult:
-    """Compile, run and compare on one device."""
-    from qml_ops.hardware.compile import compile_spec
-    from qml_ops.hardware.profiles import load_profile
+    """Compile the model for ``backend``'s device, run it there, compare with the simulator.
 
-    device = device_for(params, device_id)
-    profile = load_profile(device_id)
+    Args:
+        params: the ``hardware`` section (shots, seed, gate).
+        backend: what runs the circuits (:func:`qml_ops.hardware.backends.backend_for`).
+        model: the fitted classifier.
+        features: encoded samples, one circuit each.
+        y: their labels.
+        z_sim: the simulator's exact ⟨Z⟩ per sample.
+        est: the run's price on the device (approved, for a QPU).
+        progress: where progress lines go.
+        after_run: called with the backend's result before it is judged (e.g. to
+            log the task ledger, also when results are still pending).
+
+    Raises:
+        HardwareError: the profile is too small, results are pending, or no sample
+            has a result.
+    """
+    from qml_ops.hardware.compile import compile_spec
+
+    device, profile = backend.device, backend.profile
     if len(profile.qubits) < model.n_qubits:
         raise HardwareError(
-            f"{device_id}: profile {profile.source} has {len(profile.qubits)} qubits, the model needs {model.n_qubits}"
+            f"{device.id}: profile {profile.source} has {len(profile.qubits)} qubits, the model needs {model.n_qubits}"
         )
     started = time.perf_counter()
     compiled_model = compile_spec(model.spec, model.weights_, profile, seed=params.seed)
     circuits = compiled_model.bind_batch(features)
     compile_s = time.perf_counter() - started
-    progress(f"  {device_id}: compiled {len(circuits)} circuits ({circuits[0].two_qubit_gate_count} two-qubit "
+    progress(f"  {device.id}: compiled {len(circuits)} circuits ({circuits[0].two_qubit_gate_count} two-qubit "
              f"gates, depth {circuits[0].depth}) in {compile_s:.1f} s")
     run_started = time.perf_counter()
-    if params.mode == "emulate":
-        from qml_ops.hardware.emulator import run_emulated
-
-        result = run_emulated(circuits, profile, params.shots, backend=params.emulator, seed=params.seed)
-        counts = result.counts
-        run = {"tasks": est.tasks, "cost_usd": float(est.cost_usd), "cost_basis": "estimate (emulated: nothing spent)",
-               "spent_usd": 0.0}
-    elif params.mode == "qpu":
-        if qpu_runner is None:
-            raise HardwareError("hardware.mode = 'qpu' needs the QPU runner")
-        run = qpu_runner(device, est, circuits, features)
-        counts = run.pop("counts")
-    else:  # pragma: no cover - the stage never calls this for mode 'off'
-        raise HardwareError(f"mode {params.mode!r} runs nothing")
+    run = backend.run(circuits, params.shots, sample_indices=list(range(len(circuits))), estimate=est)
     run_s = time.perf_counter() - run_started
-    done = ~np.isnan(np.asarray(counts, dtype=float)).any(axis=1)
+    if after_run is not None:
+        after_run(run)
+    if run.pending:
+        raise HardwareError(f"{device.id}: {run.resume_hint or 'results are still pending'}")
+    done = run.done
     if not done.any():
-        raise HardwareError(f"{device_id}: no sample has results (failed or cancelled tasks); see the ledger")
-    metrics = compare(z_sim[done], np.asarray(counts)[done].astype(np.int64), y[done], params.shots, params.seed)
+        raise HardwareError(f"{device.id}: no sample has results (failed or cancelled tasks); see the ledger")
+    metrics = compare(z_sim[done], run.counts[done].astype(np.int64), y[done], params.shots, params.seed)
     n = int(done.sum())
-    cost = float(run["cost_usd"])
+    cost = float(run.committed_usd)
     metrics.update(
         cost_usd=round(cost, 2),
         cost_per_inference_usd=round(cost / n, 4),
-        cost_basis=run.get("cost_basis", "price table"),
-        spent_usd=round(float(run.get("spent_usd", cost)), 2),
-        latency_s_per_inference=round(run.get("latency_s_per_inference") or run_s / n, 6),
+        cost_basis=run.cost_basis,
+        spent_usd=round(float(run.spent_usd), 2),
+        latency_s_per_inference=round(run.latency.per_inference_s or run_s / n, 6),
         samples_without_results=int((~done).sum()),
         expected_qpu_latency_s_per_inference=device.latency_per_inference_s,
-        tasks=int(run["tasks"]),
+        tasks=int(run.tasks),
         shots=params.shots,
         n_samples=n,
         two_qubit_gates=int(circuits[0].two_qubit_gate_count),
         depth=int(circuits[0].depth),
         layout={str(k): int(v) for k, v in circuits[0].initial_layout.items()},
         readout_qubit=int(circuits[0].readout_qubit),
-        profile=f"profiles/{device_id}.json",
-        profile_source=profile.source,
-        profile_date=profile.snapshot_date,
-        backend=params.emulator if params.mode == "emulate" else "qpu",
+        profile=f"profiles/{device.id}.json",
+        profile_source=run.provenance.profile_source,
+        profile_date=run.provenance.profile_date,
+        backend=run.provenance.backend,
         wall_s=round(compile_s + run_s, 3),
     )
     passed, reasons = judge(params, metrics)
-    return DeviceResult(device_id, metrics, passed, reasons)
+    return DeviceResult(device.id, metrics, passed, reasons)

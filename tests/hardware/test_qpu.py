@@ -23,6 +23,7 @@ from qml_ops.cli import main
 from qml_ops.cost import estimate
 from qml_ops.errors import BudgetError, HardwareError
 from qml_ops.hardware import qpu, qpu_commands
+from qml_ops.hardware.qpu import aws as qpu_aws, clock, submit
 from qml_ops.hardware.compile import compile_spec
 from qml_ops.hardware.devices import get_device
 from qml_ops.hardware.ledger import Ledger, client_token
@@ -66,8 +67,8 @@ def aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
     sleeps = []
-    monkeypatch.setattr(qpu, "_sleep", sleeps.append)
-    monkeypatch.setattr(qpu, "_utcnow", lambda: datetime(2026, 5, 6, 12, 0, tzinfo=timezone.utc))
+    monkeypatch.setattr(clock, "sleep", sleeps.append)
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime(2026, 5, 6, 12, 0, tzinfo=timezone.utc))
     with mock_aws(config={"core": {"mock_credentials": False}}):
         yield {"sleeps": sleeps, "ledger": tmp_path / "hardware" / "ledger.json"}
 
@@ -126,16 +127,16 @@ def test_full_run_program_set_garnet(compiled, aws, caplog, capsys):
     assert not result.pending and result.failed_samples == []
     np.testing.assert_array_equal(result.counts, fake.expected_counts)
     assert result.sample_indices == [100, 101, 102, 103, 104, 105]
-    assert result.latency["tasks"][0]["total_s"] == 30.0
-    assert result.latency["per_inference_s"] == 5.0
+    assert result.latency.tasks[0].total_s == 30.0
+    assert result.latency.per_inference_s == 5.0
     # one program set of 6 executables, total shots 600, no deviceParameters (as the SDK)
     create = fake.creates[0]
     assert create["shots"] == 600 and "deviceParameters" not in create
     assert json.loads(create["action"])["braketSchemaHeader"]["name"] == "braket.ir.openqasm.program_set"
     (row,) = Ledger(aws["ledger"]).rows()
-    assert row["arn"] == fake.arn(0) and row["state"] == "COMPLETED"
-    assert row["client_token"] == create["clientToken"] == create["tags"]["qml-ops-token"]
-    assert row["tags"]["qml-ops-run"] == "run-1" and row["tags"]["qml-ops-task"] == "0"
+    assert row.arn == fake.arn(0) and row.state == "COMPLETED"
+    assert row.client_token == create["clientToken"] == create["tags"]["qml-ops-token"]
+    assert row.tags["qml-ops-run"] == "run-1" and row.tags["qml-ops-task"] == "0"
     assert "queue depth: QUANTUM_TASKS_QUEUE/Normal=17" in caplog.text
     assert_no_secrets(aws["ledger"].read_text(), caplog.text, *capsys.readouterr())
     # a re-run finds everything done in the ledger: no AWS call at all
@@ -211,13 +212,13 @@ def test_crash_after_create_before_results(compiled, aws, monkeypatch):
     def crash(*args, **kwargs):
         raise Crash("killed while polling")
 
-    original = qpu._poll
-    monkeypatch.setattr(qpu, "_poll", crash)
+    original = submit._poll
+    monkeypatch.setattr(submit, "_poll", crash)
     with pytest.raises(Crash):
         run(fake, device, circuits, shots, est, aws["ledger"])
     rows = Ledger(aws["ledger"]).rows()
-    assert [r["state"] for r in rows] == ["CREATED"] * 3 and all(r["arn"] for r in rows)
-    monkeypatch.setattr(qpu, "_poll", original)
+    assert [r.state for r in rows] == ["CREATED"] * 3 and all(r.arn for r in rows)
+    monkeypatch.setattr(submit, "_poll", original)
     # re-run: reconnect by ARN, no GetDevice, no create
     for i in range(3):
         fake.expect_get_task(i, "COMPLETED")
@@ -233,17 +234,17 @@ def test_crash_between_ledger_write_and_create(compiled, aws, monkeypatch):
     nothing and creates once, with the same client token."""
     device, circuits, shots, est, fake = setup(compiled, GARNET)
     fake.expect_get_device()
-    original = qpu._create
+    original = submit._create
 
     def crash(*args, **kwargs):
         raise Crash("killed before CreateQuantumTask")
 
-    monkeypatch.setattr(qpu, "_create", crash)
+    monkeypatch.setattr(submit, "_create", crash)
     with pytest.raises(Crash):
         run(fake, device, circuits, shots, est, aws["ledger"])
     (row,) = Ledger(aws["ledger"]).rows()
-    assert row["state"] == "CREATING" and row["arn"] is None and len(fake.creates) == 0
-    monkeypatch.setattr(qpu, "_create", original)
+    assert row.state == "CREATING" and row.arn is None and len(fake.creates) == 0
+    monkeypatch.setattr(submit, "_create", original)
     fake.expect_get_device()
     fake.expect_search([])
     fake.expect_create(0)
@@ -251,7 +252,7 @@ def test_crash_between_ledger_write_and_create(compiled, aws, monkeypatch):
     result = run(fake, device, circuits, shots, est, aws["ledger"])
     fake.done()
     assert len(fake.creates) == 1 and result.cost_usd == Decimal("1.17") == est.cost_usd
-    assert fake.creates[0]["clientToken"] == row["client_token"]
+    assert fake.creates[0]["clientToken"] == row.client_token
     np.testing.assert_array_equal(result.counts, fake.expected_counts)
 
 
@@ -262,7 +263,7 @@ def test_crash_after_create_returned_before_arn_recorded(compiled, aws, monkeypa
     fake.expect_get_device()
     fake.expect_create(0)
     fake.expect_create(1)
-    original, calls = qpu._create, []
+    original, calls = submit._create, []
 
     def create_then_crash(braket, row, task):
         arn = original(braket, row, task)
@@ -271,16 +272,16 @@ def test_crash_after_create_returned_before_arn_recorded(compiled, aws, monkeypa
             raise Crash("killed after CreateQuantumTask returned")
         return arn
 
-    monkeypatch.setattr(qpu, "_create", create_then_crash)
+    monkeypatch.setattr(submit, "_create", create_then_crash)
     with pytest.raises(Crash):
         run(fake, device, circuits, shots, est, aws["ledger"])
     rows = Ledger(aws["ledger"]).rows()
-    assert [(r["state"], bool(r["arn"])) for r in rows] == [("CREATED", True), ("CREATING", False)]
+    assert [(r.state, bool(r.arn)) for r in rows] == [("CREATED", True), ("CREATING", False)]
     assert len(fake.creates) == 2
-    monkeypatch.setattr(qpu, "_create", original)
+    monkeypatch.setattr(submit, "_create", original)
     fake.expect_get_device()
     fake.expect_search([(0, "QUEUED"), (1, "QUEUED")],
-                       tokens={0: rows[0]["client_token"], 1: rows[1]["client_token"]})
+                       tokens={0: rows[0].client_token, 1: rows[1].client_token})
     fake.expect_create(2)
     for i in range(3):
         fake.expect_get_task(i, "COMPLETED")
@@ -288,7 +289,7 @@ def test_crash_after_create_returned_before_arn_recorded(compiled, aws, monkeypa
     fake.done()
     assert len(fake.creates) == 3  # one per task, in total over both runs
     assert result.cost_usd == Decimal("24.90") == est.cost_usd and not result.pending
-    assert [r["arn"] for r in Ledger(aws["ledger"]).rows()] == [fake.arn(i) for i in range(3)]
+    assert [r.arn for r in Ledger(aws["ledger"]).rows()] == [fake.arn(i) for i in range(3)]
     np.testing.assert_array_equal(result.counts, fake.expected_counts)
 
 
@@ -309,7 +310,7 @@ def test_failed_task_recorded_not_resubmitted(compiled, aws):
     assert not result.pending and result.failed_samples == [101]
     assert np.isnan(result.counts[1]).all() and result.done.tolist() == [True, False, True]
     failed = Ledger(aws["ledger"]).rows()[1]
-    assert failed["state"] == "FAILED" and failed["failure_reason"] == "Device calibration in progress"
+    assert failed.state == "FAILED" and failed.failure_reason == "Device calibration in progress"
     # a plain re-run does not resubmit (and makes no call: everything is terminal)
     again = run(fake, device, circuits, shots, est, aws["ledger"])
     assert len(fake.creates) == 3 and again.failed_samples == [101] and len(fake.calls) == 7
@@ -335,9 +336,9 @@ def test_failed_task_recorded_not_resubmitted(compiled, aws):
     assert final.failed_samples == [] and not final.pending
     np.testing.assert_array_equal(final.counts, fake.expected_counts)
     rows = Ledger(aws["ledger"]).rows()
-    assert [(r["task_index"], r["attempt"], r["state"]) for r in rows] == [
+    assert [(r.task_index, r.attempt, r.state) for r in rows] == [
         (0, 0, "COMPLETED"), (1, 0, "FAILED"), (1, 1, "COMPLETED"), (2, 0, "COMPLETED")]
-    assert rows[1]["client_token"] != rows[2]["client_token"] == fake.creates[-1]["clientToken"]
+    assert rows[1].client_token != rows[2].client_token == fake.creates[-1]["clientToken"]
 
 
 def test_poll_timeout_is_pending_then_completes(compiled, aws):
@@ -349,7 +350,7 @@ def test_poll_timeout_is_pending_then_completes(compiled, aws):
     assert result.pending and np.isnan(result.counts).all() and result.failed_samples == []
     assert result.cost_usd == Decimal("1.17")
     (row,) = Ledger(aws["ledger"]).rows()
-    assert row["state"] == "QUEUED" and row["queue_position"] == "5"
+    assert row.state == "QUEUED" and row.queue_position == "5"
     # later: reconnect, still running, then completed; no create
     fake.expect_get_task(0, "RUNNING")
     fake.expect_get_task(0, "COMPLETED")
@@ -371,7 +372,7 @@ def test_throttled_reads_and_creates_retry_with_the_same_token(compiled, aws):
     fake.done()
     assert len(fake.creates) == 2 and fake.creates[0]["clientToken"] == fake.creates[1]["clientToken"]
     assert result.cost_usd == Decimal("1.17") and len(Ledger(aws["ledger"]).rows()) == 1
-    assert len(aws["sleeps"]) == 2 and all(0 <= s <= qpu.BACKOFF_CAP_S for s in aws["sleeps"])
+    assert len(aws["sleeps"]) == 2 and all(0 <= s <= qpu_aws.BACKOFF_CAP_S for s in aws["sleeps"])
 
 
 def test_rejected_create_is_not_retried(compiled, aws):
@@ -382,7 +383,7 @@ def test_rejected_create_is_not_retried(compiled, aws):
         run(fake, device, circuits, shots, est, aws["ledger"])
     fake.done()
     assert len(fake.creates) == 1
-    assert Ledger(aws["ledger"]).rows()[0]["state"] == "REJECTED"
+    assert Ledger(aws["ledger"]).rows()[0].state == "REJECTED"
 
 
 # --------------------------------------------------------------- refusals (zero creates)
@@ -405,7 +406,7 @@ def test_missing_credentials(compiled, aws, monkeypatch, tmp_path):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
     created = []
-    monkeypatch.setattr(qpu, "_create", lambda *a, **k: created.append(a))
+    monkeypatch.setattr(submit, "_create", lambda *a, **k: created.append(a))
     with pytest.raises(HardwareError, match="no AWS credentials found") as info:
         qpu.run_on_qpu(device, circuits, 100, sample_indices=[0, 1, 2], estimate=est,
                        approve_usd=est.cost_usd, max_budget_usd=100, ledger_path=aws["ledger"],
@@ -430,7 +431,7 @@ def test_outside_execution_window(compiled, aws, monkeypatch):
         {"executionDay": "Weekdays", "windowStartHour": "03:15:00", "windowEndHour": "15:29:59"},
         {"executionDay": "Weekdays", "windowStartHour": "17:15:00", "windowEndHour": "23:59:59"},
     ]
-    monkeypatch.setattr(qpu, "_utcnow", lambda: datetime(2026, 5, 9, 12, tzinfo=timezone.utc))
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime(2026, 5, 9, 12, tzinfo=timezone.utc))
     fake.expect_get_device(windows=garnet_windows)  # a Saturday
     with pytest.raises(HardwareError, match="next window opens Monday 2026-05-11 00:00 UTC"):
         run(fake, device, circuits, shots, est, aws["ledger"])
@@ -508,7 +509,7 @@ def test_status_and_cancel(compiled, aws, monkeypatch, capsys):
     fake.done()
     assert [c["quantumTaskArn"] for c in fake.sent("CancelQuantumTask")] == [fake.arn(1), fake.arn(2)]
     assert all(len(c["clientToken"]) == 64 for c in fake.sent("CancelQuantumTask"))
-    assert [r["state"] for r in Ledger(aws["ledger"]).rows()] == ["COMPLETED", "CANCELLING", "CANCELLED"]
+    assert [r.state for r in Ledger(aws["ledger"]).rows()] == ["COMPLETED", "CANCELLING", "CANCELLED"]
     assert "task 2 on ionq-forte-enterprise-1: CANCELLED" in capsys.readouterr().out
     assert main(["hardware", "status", "--ledger", ledger, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -535,7 +536,7 @@ def test_cancel_asks_for_confirmation(compiled, aws, monkeypatch, capsys):
     fake.expect_cancel(0)
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", str(aws["ledger"])]) == 0
     fake.done()
-    assert Ledger(aws["ledger"]).rows()[0]["state"] == "CANCELLING"
+    assert Ledger(aws["ledger"]).rows()[0].state == "CANCELLING"
 
 
 def test_second_submitter_is_refused(compiled, aws):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qml_ops.config import load_params
-from qml_ops.hardware import qpu
+from qml_ops.hardware.qpu import aws as qpu_aws
 from qml_ops.hardware.compile import compile_spec
 from qml_ops.hardware.profiles import load_profile
 from qml_ops.hardware.devices import get_device
@@ -56,7 +56,7 @@ hardware:
         run_key=f"qcnn-v{version.version}-6x100-"
         + hashlib.sha256(repr([c.ops for c in circuits]).encode()).hexdigest()[:10],
         model_version=str(version.version))
-    monkeypatch.setattr(qpu, "braket_clients", lambda region, braket_client=None, s3_client=None: (fake.client, fake.s3))
+    monkeypatch.setattr(qpu_aws, "braket_clients", lambda region, braket_client=None, s3_client=None: (fake.client, fake.s3))
     fake.expect_get_device()
     fake.expect_create(0)
     fake.expect_get_task(0, "COMPLETED")

@@ -83,7 +83,7 @@ def test_compare_and_judge_by_hand():
     assert not passed and len(reasons) == 3 and "sim2real_gap 0.2500 > max_gap 0.05" in reasons[0]
 
 
-def test_estimates_match_the_facts_table_per_inference():
+def test_estimates_match_the_published_prices_per_inference():
     params = parse_params({"hardware": {"devices": ["iqm-garnet", "ionq-forte-enterprise-1"], "n_samples": 48,
                                         "shots": 512, "one_task_per_inference": True}}).hardware
     prices = estimates(params)
