@@ -70,12 +70,13 @@ from typing import Optional
 import torch
 
 from qml_ops.circuits.ansatz import CONV_ANSATZE, pool
+from qml_ops.circuits.gates import GATE_TABLE
 from qml_ops.circuits.qcnn import QCNNSpec
 from qml_ops.errors import ModelError
 from qml_ops.simulation.gates import (
-    PARAM_GATES,
     apply_small,
     block_matrix,
+    gate_matrix,
     real_dtype,
     swap_pair,
 )
@@ -226,7 +227,7 @@ class BatchedSimulator:
         # The front applies encoding gates wire by wire, in "stages" of one gate per wire.
         per_wire: dict[int, list] = {w: [] for w in range(self.spec.n_qubits)}
         for g in self.spec.encoding_gates():
-            if len(g.wires) != 1 or g.name not in PARAM_GATES:
+            if len(g.wires) != 1 or GATE_TABLE[g.name].n_params == 0:
                 raise ModelError(f"simulator needs one-qubit rotation encodings, got {g}.")
             per_wire[g.wires[0]].append(g)
         stages = [list(s) for s in zip(*per_wire.values())]
@@ -267,7 +268,7 @@ class BatchedSimulator:
         qubits[:, :, 0] = 1
         for name, cols in self._stages:
             angles = [feats[:, [c[k] for c in cols]] for k in range(len(cols[0]))]
-            gate = PARAM_GATES[name](self.dtype, *angles)  # (B, n, 2, 2)
+            gate = gate_matrix(name, angles, self.dtype)  # (B, n, 2, 2)
             qubits = (gate @ qubits.unsqueeze(-1)).squeeze(-1)
         clusters: dict[int, tuple[list[int], torch.Tensor]] = {
             w: ([w], qubits[:, w]) for w in range(n)
