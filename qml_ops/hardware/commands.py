@@ -329,6 +329,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     print(f"{args.samples} samples x {args.shots} shots")
     _print_table(rows, ["device", "tasks", "per task", "shots", "cost", "$/task",
                         "$/shot", "program sets", "expected time"])
-    print("expected time: mean time per inference in the reference case study (one task "
-          "per inference) x samples; queue time not included")
+    print("expected time: mean time per inference in the reference case study (PSC webinar "
+          "'Quantum Machine Learning Workflows', 3 April 2026; one task per inference) "
+          "x samples; queue time not included")
     return 0
