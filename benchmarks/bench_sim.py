@@ -14,11 +14,14 @@ Each configuration runs in a fresh subprocess, so its peak memory is its own:
 before the first timed call (after imports and input creation).
 Configurations whose estimated memory exceeds ``--mem-limit-gb`` are skipped
 (estimate for default.qubit backprop: ~340 states of 2**n complex128 per
-sample, FACTS §6). Slow engines are time-boxed: lightning is measured on a few
+sample, in line with the pennylane-broadcast peak memory in ``results/sim.json``:
+250–530 states per sample). Slow engines are time-boxed: lightning is measured on a few
 samples and samples/s extrapolated (``extrapolated_from`` says on how many).
 
 ``qml-ops`` is also run with ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:
-glibc.malloc.trim_threshold=4000000000`` (FACTS §6), reported as
+glibc.malloc.trim_threshold=4000000000`` (glibc hands every allocation of
+32 MB or more fresh pages, so each large temporary pays page faults; the
+tunables keep freed memory in the process), reported as
 ``qml-ops+glibc``; the ratios use plain ``qml-ops``.
 
 Usage::
@@ -42,7 +45,7 @@ from pathlib import Path
 
 GLIBC = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4000000000"
 RESULTS = Path(__file__).resolve().parent / "results" / "sim.json"
-STATES_PER_SAMPLE = 340  # default.qubit backprop, FACTS §6
+STATES_PER_SAMPLE = 340  # default.qubit backprop, states per sample (see the docstring)
 
 
 def _rss_mb() -> float:

@@ -138,7 +138,7 @@ def _su4(a: int, b: int, weight_offset: int) -> list[Gate]:
     ]
 
 
-#: Convolution ansatz number (FACTS §4 numbering) -> (number of params, block).
+#: Convolution ansatz number (Hur, Kim & Park 2022 order, table above) -> (number of params, block).
 CONV_ANSATZE: dict[int, tuple[int, Block]] = {
     1: (2, _ttn),
     2: (2, _h_cz_rx),

@@ -18,20 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
+from qml_ops.circuits.gates import GATE_TABLE, IR_GATES
+
 ParamRef = tuple[Literal["w", "x", "c"], float]
 
-#: Gate vocabulary: name -> (number of wires, number of angle parameters).
+#: Gate vocabulary: name -> (number of wires, number of angle parameters), from
+#: the IR gates of :data:`qml_ops.circuits.gates.GATE_TABLE` (PennyLane's
+#: conventions; controlled gates take wires ``(control, target)``).
 GATES: dict[str, tuple[int, int]] = {
-    "h": (1, 0),
-    "x": (1, 0),
-    "rx": (1, 1),
-    "ry": (1, 1),
-    "rz": (1, 1),
-    "u3": (1, 3),  # U3(theta, phi, lambda), PennyLane's qml.U3 convention
-    "cnot": (2, 0),  # wires = (control, target)
-    "cz": (2, 0),
-    "crx": (2, 1),  # wires = (control, target)
-    "crz": (2, 1),
+    name: (GATE_TABLE[name].n_wires, GATE_TABLE[name].n_params) for name in IR_GATES
 }
 
 

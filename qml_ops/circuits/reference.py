@@ -17,24 +17,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from qml_ops.circuits.gates import GATE_TABLE, IR_GATES
 from qml_ops.circuits.ir import Gate
 from qml_ops.circuits.qcnn import QCNNSpec
 
 __all__ = ["PL_GATES", "build_qnode", "draw"]
 
-#: IR gate name -> PennyLane operation name (looked up on ``pennylane`` lazily).
-PL_GATES: dict[str, str] = {
-    "h": "Hadamard",
-    "x": "PauliX",
-    "rx": "RX",
-    "ry": "RY",
-    "rz": "RZ",
-    "u3": "U3",
-    "cnot": "CNOT",
-    "cz": "CZ",
-    "crx": "CRX",
-    "crz": "CRZ",
-}
+#: IR gate name -> PennyLane operation name (looked up on ``pennylane`` lazily),
+#: from :data:`qml_ops.circuits.gates.GATE_TABLE`.
+PL_GATES: dict[str, str] = {name: GATE_TABLE[name].pennylane for name in IR_GATES}
 
 
 def _bind(ref: tuple[str, float], weights: Any, features: Any) -> Any:

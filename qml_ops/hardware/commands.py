@@ -2,7 +2,9 @@
 
     qml-ops devices [--json]                      the device catalogue
     qml-ops devices profile DEVICE [--json]       summary of a calibration profile
-    qml-ops devices derive SNAPSHOT.json [--device ID] [--out PATH]
+    qml-ops devices derive [SNAPSHOT.json] [--device ID] [--out PATH]
+                                                  (default: the newest document per
+                                                  device in profiles/snapshots/)
     qml-ops devices snapshot DEVICE [--out PATH]  fetch live properties (AWS)
     qml-ops hardware estimate --device ID [--device ID ...] --samples N --shots S
                               [--one-task-per-inference] [--json]
@@ -55,8 +57,15 @@ def _register_devices(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_profile)
 
-    p = sub.add_parser("derive", help="derive a profile from a Braket properties snapshot")
-    p.add_argument("snapshot", help="device-properties JSON file (AwsDevice(arn).properties)")
+    p = sub.add_parser(
+        "derive", help="derive profiles from Braket device-properties snapshots",
+        description="Derive a calibration profile from a Braket device-properties document "
+        "(AwsDevice(arn).properties as JSON). Without SNAPSHOT, re-derive profiles/<device>.json "
+        f"from the newest document of each device (or of --device) in {profiles.SNAPSHOTS_DIR}/.",
+    )
+    p.add_argument("snapshot", nargs="?",
+                   help="device-properties JSON file (default: the newest one per device in "
+                        f"{profiles.SNAPSHOTS_DIR}/)")
     p.add_argument("--device", help="device id (default: from the file name or its contents)")
     p.add_argument("--out", help="profile file to write (default: profiles/<device>.json)")
     p.set_defaults(func=cmd_derive)
@@ -204,10 +213,30 @@ def _save_derived(profile: profiles.Profile, out: str | None) -> Path:
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
-    """``qml-ops devices derive SNAPSHOT``: write a profile derived from a snapshot."""
+    """``qml-ops devices derive [SNAPSHOT]``: write profiles derived from snapshots.
+
+    With a SNAPSHOT file, one profile; without, one per device from its newest
+    document in ``profiles/snapshots/`` (only ``--device``'s with that option).
+    """
     if args.device:
         catalogue.get_device(args.device, allow_retired=True)
-    _save_derived(profiles.read_snapshot(args.snapshot, device_id=args.device), args.out)
+    if args.snapshot:
+        snapshots = [Path(args.snapshot)]
+    elif args.device:
+        snapshots = [profiles.newest_snapshot(args.device)]
+    else:
+        snapshots = list(profiles.newest_snapshots().values())
+        if not snapshots:
+            raise HardwareError(
+                f"no device documents in {profiles.snapshots_dir()}; pass a SNAPSHOT.json file"
+            )
+        if args.out:
+            raise HardwareError(
+                f"--out names one file, but {len(snapshots)} profiles would be derived; "
+                "add --device ID or a SNAPSHOT.json file"
+            )
+    for path in snapshots:
+        _save_derived(profiles.read_snapshot(path, device_id=args.device), args.out)
     return 0
 
 
@@ -297,6 +326,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     print(f"{args.samples} samples x {args.shots} shots")
     _print_table(rows, ["device", "tasks", "per task", "shots", "cost", "$/task",
                         "$/shot", "program sets", "expected time"])
-    print("expected time: mean time per inference in the reference case study (one task "
-          "per inference) x samples; queue time not included")
+    print("expected time: mean time per inference in the reference case study (PSC webinar "
+          "'Quantum Machine Learning Workflows', 3 April 2026; one task per inference) "
+          "x samples; queue time not included")
     return 0

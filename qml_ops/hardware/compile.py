@@ -51,11 +51,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Any, Callable, Sequence
+from functools import cached_property
+from typing import Any, Sequence
 
 import numpy as np
 
+from qml_ops.circuits.gates import GATE_TABLE, gate_matrix
 from qml_ops.circuits.ir import GATES, Gate, resolve
 from qml_ops.errors import HardwareError
 
@@ -66,7 +67,6 @@ __all__ = [
     "NativeOp",
     "compile_model",
     "compile_spec",
-    "compile_circuit",
     "native_ops_to_braket",
     "zyz_angles",
 ]
@@ -177,6 +177,11 @@ class DeviceModel:
                              if e[0] in keep and e[1] in keep},
         )
 
+    @cached_property
+    def target(self):
+        """The Qiskit ``Target`` of this device (built on first use, then kept)."""
+        return _build_target(self)
+
     @property
     def edge_orientation(self) -> dict[tuple[int, int], tuple[int, int]]:
         """Either orientation of a coupler -> the orientation the device lists."""
@@ -190,7 +195,7 @@ class DeviceModel:
 def _build_target(device: DeviceModel):
     """A Qiskit Target: ``u`` on every qubit, the entangler on every coupler."""
     from qiskit.circuit import Measure, Parameter
-    from qiskit.circuit.library import CZGate, UGate, iSwapGate
+    from qiskit.circuit.library import UGate, get_standard_gate_name_mapping
     from qiskit.transpiler import InstructionProperties, Target
 
     index = {q: i for i, q in enumerate(device.qubits)}
@@ -200,7 +205,7 @@ def _build_target(device: DeviceModel):
         {(index[q],): InstructionProperties(error=max(device.one_qubit_error.get(q, 0.0), 0.0))
          for q in device.qubits},
     )
-    gate = {"cz": CZGate(), "iswap": iSwapGate()}[device.qiskit_entangler]
+    gate = get_standard_gate_name_mapping()[GATE_TABLE[device.qiskit_entangler].qiskit]
     props = {}
     for a, b in device.edges:
         err = device.two_qubit_error[(a, b)]
@@ -218,22 +223,9 @@ def _build_target(device: DeviceModel):
 # ------------------------------------------------------------- IR -> Qiskit
 
 def _append_ir_gate(qc, gate: Gate, angles: Sequence[float]) -> None:
-    """Append one IR gate to a Qiskit circuit (PennyLane conventions)."""
-    _QISKIT_APPEND[gate.name](qc, gate.wires, angles)
-
-
-_QISKIT_APPEND: dict[str, Callable] = {
-    "h": lambda qc, w, a: qc.h(w[0]),
-    "x": lambda qc, w, a: qc.x(w[0]),
-    "rx": lambda qc, w, a: qc.rx(a[0], w[0]),
-    "ry": lambda qc, w, a: qc.ry(a[0], w[0]),
-    "rz": lambda qc, w, a: qc.rz(a[0], w[0]),
-    "u3": lambda qc, w, a: qc.u(a[0], a[1], a[2], w[0]),  # qml.U3 == qiskit U
-    "cnot": lambda qc, w, a: qc.cx(w[0], w[1]),
-    "cz": lambda qc, w, a: qc.cz(w[0], w[1]),
-    "crx": lambda qc, w, a: qc.crx(a[0], w[0], w[1]),
-    "crz": lambda qc, w, a: qc.crz(a[0], w[0], w[1]),
-}
+    """Append one IR gate to a Qiskit circuit: ``qc.<qiskit name>(*angles, *wires)``
+    (the gate table pairs each IR gate with the Qiskit gate of the same matrix)."""
+    getattr(qc, GATE_TABLE[gate.name].qiskit)(*angles, *gate.wires)
 
 
 def _split_encoding(gates: Sequence[Gate]) -> tuple[list[Gate], list[Gate]]:
@@ -260,45 +252,6 @@ def _split_encoding(gates: Sequence[Gate]) -> tuple[list[Gate], list[Gate]]:
 
 
 # ------------------------------------------------------ 1-qubit linear algebra
-
-def _rz(a):
-    a = np.asarray(a, dtype=float)
-    out = np.zeros(a.shape + (2, 2), dtype=complex)
-    out[..., 0, 0] = np.exp(-0.5j * a)
-    out[..., 1, 1] = np.exp(0.5j * a)
-    return out
-
-
-def _ry(a):
-    a = np.asarray(a, dtype=float)
-    c, s = np.cos(a / 2), np.sin(a / 2)
-    return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2).astype(complex)
-
-
-def _rx(a):
-    a = np.asarray(a, dtype=float)
-    c, s = np.cos(a / 2), np.sin(a / 2)
-    return np.stack([np.stack([c, -1j * s], -1), np.stack([-1j * s, c], -1)], -2)
-
-
-def _u3(t, p, l):
-    t, p, l = (np.asarray(v, dtype=float) for v in (t, p, l))
-    c, s = np.cos(t / 2), np.sin(t / 2)
-    return np.stack(
-        [np.stack([c + 0j, -np.exp(1j * l) * s], -1),
-         np.stack([np.exp(1j * p) * s, np.exp(1j * (p + l)) * c], -1)], -2)
-
-
-#: IR one-qubit gate -> batched 2x2 matrix from angle arrays.
-_IR_MATRIX: dict[str, Callable] = {
-    "h": lambda: np.array([[1, 1], [1, -1]], dtype=complex) / math.sqrt(2),
-    "x": lambda: np.array([[0, 1], [1, 0]], dtype=complex),
-    "rx": _rx,
-    "ry": _ry,
-    "rz": _rz,
-    "u3": _u3,
-}
-
 
 def zyz_angles(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Angles ``(θ, φ, λ)`` with ``u ≅ Rz(φ)·Ry(θ)·Rz(λ)`` up to a global phase (batched)."""
@@ -434,31 +387,17 @@ def _depth(ops: Sequence[NativeOp]) -> int:
     return max(level.values(), default=0)
 
 
-#: braket gate name -> constructor from angles.
-def _braket_gate_table():
-    from braket.circuits import gates as bg
-
-    return {
-        "rx": lambda a: bg.Rx(a[0]),
-        "rz": lambda a: bg.Rz(a[0]),
-        "cz": lambda a: bg.CZ(),
-        "iswap": lambda a: bg.ISwap(),
-        "prx": lambda a: bg.PRx(a[0], a[1]),
-        "gpi": lambda a: bg.GPi(a[0]),
-        "gpi2": lambda a: bg.GPi2(a[0]),
-        "zz": lambda a: bg.ZZ(a[0]),
-    }
-
-
 def native_ops_to_braket(ops: Sequence[NativeOp], readout_qubit: int):
     """Build the verbatim Braket circuit: the native ops in a verbatim box, then
-    a measurement of ``readout_qubit``."""
+    a measurement of ``readout_qubit``. Each op becomes the Braket gate the gate
+    table names for it (``prx`` -> ``braket.circuits.gates.PRx(θ, φ)``)."""
     from braket.circuits import Circuit, Instruction
+    from braket.circuits import gates as braket_gates
 
-    table = _braket_gate_table()
     inner = Circuit()
     for name, qs, angles in ops:
-        inner.add_instruction(Instruction(table[name](angles), list(qs)))
+        gate = getattr(braket_gates, GATE_TABLE[name].braket)(*angles)
+        inner.add_instruction(Instruction(gate, list(qs)))
     if not ops:  # an empty verbatim box is not valid: idle readout qubit
         raise HardwareError("the compiled circuit has no gates")
     return Circuit().add_verbatim_box(inner).measure(readout_qubit)
@@ -555,7 +494,7 @@ def _transpile_best(qc, device: DeviceModel, options: dict, initial_layout=None)
     """Transpile with several seeds; keep the best estimated success probability."""
     from qiskit.transpiler import generate_preset_pass_manager
 
-    target = _target_cached(device)
+    target = device.target
     best = None
     for trial in range(options["layout_trials"]):
         pm = generate_preset_pass_manager(
@@ -569,18 +508,6 @@ def _transpile_best(qc, device: DeviceModel, options: dict, initial_layout=None)
         if best is None or program.score > best.score + 1e-12:
             best = program
     return best
-
-
-_TARGETS: dict[int, Any] = {}
-
-
-def _target_cached(device: DeviceModel):
-    hit = _TARGETS.get(id(device))
-    if hit is None or hit[0] is not device:
-        if len(_TARGETS) > 16:
-            _TARGETS.clear()
-        hit = _TARGETS[id(device)] = (device, _build_target(device))
-    return hit[1]
 
 
 def _to_program(out, device: DeviceModel, n_logical: int) -> _CoreProgram:
@@ -601,7 +528,7 @@ def _to_program(out, device: DeviceModel, n_logical: int) -> _CoreProgram:
         elif len(qs) == 1:
             events.append(("u", labels[qs[0]], Operator(op).data))
             score += math.log1p(-min(device.one_qubit_error.get(labels[qs[0]], 0.0), 0.999999))
-        elif len(qs) == 2 and name == device.qiskit_entangler:
+        elif len(qs) == 2 and name == GATE_TABLE[device.qiskit_entangler].qiskit:
             a, b = labels[qs[0]], labels[qs[1]]
             events.append(("2q", a, b))
             score += math.log1p(-min(device.two_qubit_error[(a, b)], 0.999999))
@@ -639,7 +566,7 @@ def _encoding_matrices(encoding: Sequence[Gate], features: np.ndarray) -> dict[i
                 angles.append(np.full(nb, float(value)))
             else:
                 raise HardwareError(f"encoding gate {g.name} reads a weight; not supported")
-        m = _IR_MATRIX[g.name](*angles)
+        m = gate_matrix(g.name, *angles)
         m = np.broadcast_to(m, (nb, 2, 2))
         w = g.wires[0]
         mats[w] = m @ mats[w] if w in mats else m.copy()
@@ -670,7 +597,7 @@ def _synthesise(device: DeviceModel, program: _CoreProgram, encoding: Sequence[G
             theta, phi, _ = zyz_angles(u)
             emitted, frames[q] = prep_rule(theta, phi, const)
         else:
-            theta, phi, lam = zyz_angles(u @ _rz(frames[q]))
+            theta, phi, lam = zyz_angles(u @ gate_matrix("rz", frames[q]))
             emitted, frames[q] = run_rule(theta, phi, lam, const)
         ops.extend((name, (q,), angles) for name, angles in emitted)
 
@@ -769,47 +696,3 @@ def compile_spec(spec: Any, weights: Sequence[float], profile: Any, **options) -
         spec.gates(), weights, profile, n_qubits=spec.n_qubits,
         readout_wire=spec.readout_wire, amplitude=spec.encoding == "amplitude", **options,
     )
-
-
-@lru_cache(maxsize=32)
-def _cached_model(gates: tuple, weights: tuple, device: DeviceModel, n_qubits: int,
-                  readout_wire: int, amplitude: bool, seed: int, optimization_level: int,
-                  layout_trials: int) -> CompiledModel:
-    return compile_model(gates, weights, device, n_qubits=n_qubits, readout_wire=readout_wire,
-                         amplitude=amplitude, seed=seed, optimization_level=optimization_level,
-                         layout_trials=layout_trials)
-
-
-def compile_circuit(
-    gates: Sequence[Gate],
-    weights: Sequence[float],
-    features: Sequence[float],
-    profile: Any,
-    *,
-    n_qubits: int,
-    readout_wire: int,
-    amplitude: bool = False,
-    seed: int = 7,
-    optimization_level: int = 3,
-    layout_trials: int = 4,
-) -> CompiledCircuit:
-    """One sample's verbatim circuit; the transpiled model is cached per
-    (gates, weights, device, options), so calling this for many samples
-    transpiles once."""
-    device = _device_cached(profile)
-    model = _cached_model(tuple(gates), tuple(float(w) for w in weights), device, n_qubits,
-                          readout_wire, amplitude, seed, optimization_level, layout_trials)
-    return model.bind(features)
-
-
-_DEVICES: dict[int, tuple[Any, DeviceModel]] = {}
-
-
-def _device_cached(profile: Any) -> DeviceModel:
-    if isinstance(profile, DeviceModel):
-        return profile
-    hit = _DEVICES.get(id(profile))
-    if hit is None or hit[0] is not profile:
-        hit = (profile, DeviceModel.from_profile(profile))
-        _DEVICES[id(profile)] = hit
-    return hit[1]

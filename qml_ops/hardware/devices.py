@@ -1,8 +1,16 @@
 """The device catalogue: every target qml-ops can estimate, emulate or run on.
 
-Figures come from FACTS §2 (Braket's device pages and properties, 2026) and the
-per-inference timings of the reference case study (FACTS §1). Every QPU task
-costs a $0.30 fee plus shots × the per-shot price; the local simulator is free.
+Sources: qubit counts, native gates, shot ranges, per-shot prices and
+program-set limits are those of the Braket device documents kept in
+``profiles/snapshots/`` (``AwsDevice(arn).properties``: ``paradigm``,
+``service.shotsRange``, ``service.deviceCost``, the ``program_set`` action;
+``tests/hardware/test_devices.py`` checks the catalogue against them); the
+per-task fee is the Amazon Braket pricing page's
+(https://aws.amazon.com/braket/pricing/): every QPU task costs a $0.30 fee plus
+shots × the per-shot price; the local simulator is free. Per-inference times
+are those measured in the reference case study: D. Justice, "Quantum Machine
+Learning Workflows: What HPC Enables and What Quantum Hardware Delivers", PSC
+webinar, 3 April 2026 (CMU SEI, approved for public release).
 
 Example:
     >>> from qml_ops.hardware.devices import get_device, with_prices
@@ -21,10 +29,11 @@ from decimal import Decimal, InvalidOperation
 
 from qml_ops.errors import ConfigError, HardwareError
 
-#: Braket's fee per QPU task (FACTS §2), the same on every QPU.
+#: Braket's fee per QPU task, the same on every QPU (https://aws.amazon.com/braket/pricing/).
 QPU_TASK_FEE_USD = Decimal("0.30")
 
-#: Program-set limits per task (FACTS §2).
+#: Program-set limits per task (the ``braket.ir.openqasm.program_set`` action of the
+#: device documents in ``profiles/snapshots/``: maximumExecutables, maximumTotalShots).
 PROGRAM_SET_MAX_EXECUTABLES = 100
 PROGRAM_SET_MAX_TOTAL_SHOTS = 200_000
 
@@ -38,7 +47,8 @@ class Device:
     Prices are :class:`~decimal.Decimal` (exact cents); ``max_shots`` is ``None``
     where there is no limit (the local simulator). ``latency_per_inference_s`` is
     the mean time per inference observed in the reference case study (one task
-    of 512 shots per inference, FACTS §1), ``None`` where there is no basis.
+    of 512 shots per inference; PSC webinar of 3 April 2026, see the module
+    docstring), ``None`` where there is no basis.
     """
 
     id: str

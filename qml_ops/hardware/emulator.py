@@ -35,15 +35,15 @@ Example:
 
 from __future__ import annotations
 
-import math
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
+from qml_ops.circuits.gates import GATE_TABLE, NATIVE_GATES, gate_matrix
 from qml_ops.errors import HardwareError
 
 __all__ = ["NoiseParams", "EmulationResult", "run_emulated", "exact_p1", "circuit_ops"]
@@ -132,71 +132,27 @@ class NoiseParams:
         return cls(one, two, readout)
 
 
-# ----------------------------------------------------------------- gate tables
-
-def _c(x: torch.Tensor) -> torch.Tensor:
-    return x.to(torch.complex128)
+# ----------------------------------------------------------------- gate matrices
+# The native gates' matrices come from the one gate table (Braket's conventions).
 
 
-def _rx(a):
-    c, s = _c(torch.cos(a[:, 0] / 2)), _c(torch.sin(a[:, 0] / 2))
-    return torch.stack([torch.stack([c, -1j * s], -1), torch.stack([-1j * s, c], -1)], -2)
+def _native_matrices(name: str, angles: torch.Tensor) -> torch.Tensor:
+    """``(B, d, d)`` complex128 matrices of native gate ``name`` from ``(B, n_angles)``
+    float64 angles (``(1, d, d)`` for a gate without angles, shared by the batch)."""
+    if GATE_TABLE[name].n_params == 0:
+        return gate_matrix(name, dtype=torch.complex128)[None]
+    return gate_matrix(name, *angles.unbind(-1), dtype=torch.complex128)
 
 
-def _rz(a):
-    e = torch.exp(-0.5j * _c(a[:, 0]))
-    z = torch.zeros_like(e)
-    return torch.stack([torch.stack([e, z], -1), torch.stack([z, e.conj()], -1)], -2)
+def _braket_angles(op: Any, n_params: int) -> tuple[float, ...]:
+    """The angles of a Braket gate object, in the gate table's order."""
+    if n_params == 1:
+        return (float(op.angle),)
+    return tuple(float(getattr(op, f"angle_{i + 1}")) for i in range(n_params))
 
 
-def _prx(a):
-    c, s = _c(torch.cos(a[:, 0] / 2)), _c(torch.sin(a[:, 0] / 2))
-    e = torch.exp(1j * _c(a[:, 1]))
-    return torch.stack([torch.stack([c, -1j * e.conj() * s], -1),
-                        torch.stack([-1j * e * s, c], -1)], -2)
-
-
-def _gpi(a):
-    e = torch.exp(1j * _c(a[:, 0]))
-    z = torch.zeros_like(e)
-    return torch.stack([torch.stack([z, e.conj()], -1), torch.stack([e, z], -1)], -2)
-
-
-def _gpi2(a):
-    e = torch.exp(1j * _c(a[:, 0]))
-    one = torch.ones_like(e)
-    return torch.stack([torch.stack([one, -1j * e.conj()], -1),
-                        torch.stack([-1j * e, one], -1)], -2) / math.sqrt(2)
-
-
-def _zz(a):
-    e = torch.exp(-0.5j * _c(a[:, 0]))
-    return torch.diag_embed(torch.stack([e, e.conj(), e.conj(), e], -1))
-
-
-def _fixed(m):
-    mat = torch.tensor(m, dtype=torch.complex128)
-    return lambda a: mat.expand(a.shape[0], *mat.shape)
-
-
-#: native gate name -> (n qubits, batched matrix from a (B, n_angles) tensor)
-GATE_MATRICES: dict[str, tuple[int, Callable]] = {
-    "rx": (1, _rx),
-    "rz": (1, _rz),
-    "prx": (1, _prx),
-    "gpi": (1, _gpi),
-    "gpi2": (1, _gpi2),
-    "zz": (2, _zz),
-    "cz": (2, _fixed(np.diag([1, 1, 1, -1]))),
-    "iswap": (2, _fixed([[1, 0, 0, 0], [0, 0, 1j, 0], [0, 1j, 0, 0], [0, 0, 0, 1]])),
-}
-
-#: braket gate name (lower case) -> how to read its angles
-_BRAKET_ANGLES: dict[str, Callable] = {
-    "prx": lambda op: (op.angle_1, op.angle_2),
-    "cz": lambda op: (),
-    "iswap": lambda op: (),
-}
+#: Braket gate class name -> native gate name (``PRx`` -> ``prx``).
+_FROM_BRAKET = {GATE_TABLE[name].braket: name for name in NATIVE_GATES}
 
 
 def circuit_ops(circuit: Any) -> tuple[list[tuple], int]:
@@ -213,12 +169,12 @@ def circuit_ops(circuit: Any) -> tuple[list[tuple], int]:
         if isinstance(op, Measure):
             measured += [int(q) for q in ins.target]
         elif isinstance(op, BraketGate):
-            name = op.name.lower()
-            if name not in GATE_MATRICES:
+            name = _FROM_BRAKET.get(type(op).__name__)
+            if name is None:
                 raise HardwareError(f"gate {op.name} is not supported by the torch emulator; "
-                                    f"supported: {sorted(GATE_MATRICES)}")
-            angles = _BRAKET_ANGLES.get(name, lambda o: (o.angle,))(op)
-            ops.append((name, tuple(int(q) for q in ins.target), tuple(float(a) for a in angles)))
+                                    f"supported: {sorted(NATIVE_GATES)}")
+            angles = _braket_angles(op, GATE_TABLE[name].n_params)
+            ops.append((name, tuple(int(q) for q in ins.target), angles))
     if len(measured) != 1:
         raise HardwareError(f"the circuit must measure exactly one qubit, but measures {measured}")
     return ops, measured[0]
@@ -241,12 +197,12 @@ def _fuse(ops_batch: list[list[tuple]], axes: dict[int, int], noise: NoiseParams
     blocks: list[_Block] = []
     last: dict[int, int] = {}  # axis -> index of the last block touching it
     for k, (name, qs, _) in enumerate(ops_batch[0]):
-        n_q, fn = GATE_MATRICES[name]
+        n_q = GATE_TABLE[name].n_wires
         angles = torch.tensor([ops[k][2] for ops in ops_batch], dtype=torch.float64)
         if angles.ndim == 1:
             angles = angles[:, None]
         varying = nb > 1 and angles.numel() > 0 and bool((angles != angles[:1]).any())
-        mat = fn(angles if varying else angles[:1])
+        mat = _native_matrices(name, angles if varying else angles[:1])
         ax = tuple(axes[q] for q in qs)
         if n_q == 1:
             lam = noise.one_qubit.get(qs[0], 1.0)

@@ -10,13 +10,18 @@ readout: READOUT; IonQ: the device-wide ``provider.fidelity`` averages applied
 to every qubit and pair), so :func:`to_device_properties` rebuilds a document
 from which ``LocalEmulator`` builds the same noise model as from the snapshot.
 
-Profiles are saved as ``profiles/<device_id>.json`` under the project root
-(format ``qml-ops-profile/1``).
+The project keeps the Braket device documents its profiles come from in
+``profiles/snapshots/<device_id>_<date>.json`` (public data, as ``GetDevice``
+returned them, byte for byte, several dates per device); the profile in use,
+``profiles/<device_id>.json`` (format ``qml-ops-profile/1``), is derived from
+the newest snapshot of each device (``qml-ops devices derive``).
 
 Example:
     >>> from qml_ops.hardware.profiles import load_profile, build_local_emulator
     >>> profile = load_profile("iqm-garnet")          # doctest: +SKIP
     >>> emulator = build_local_emulator(profile)      # doctest: +SKIP
+    >>> newest_snapshot("iqm-garnet").name            # doctest: +SKIP
+    'iqm-garnet_2026-05-05.json'
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from qml_ops.errors import HardwareError
 
 FORMAT = "qml-ops-profile/1"
 PROFILES_DIR = "profiles"
+#: Braket device documents the profiles are derived from, under the project root.
+SNAPSHOTS_DIR = f"{PROFILES_DIR}/snapshots"
 ONE_QUBIT_RB_TYPES = ("RANDOMIZED_BENCHMARKING", "SIMULTANEOUS_RANDOMIZED_BENCHMARKING")
 #: Native two-qubit gate names (Braket spelling) used to name IonQ's 2Q average.
 TWO_QUBIT_GATES = frozenset(
@@ -88,8 +95,26 @@ class Profile:
 # --------------------------------------------------------------------- parsing
 
 
-def _decode(data: str | bytes | dict) -> dict:
-    """Decode JSON text, once or repeatedly (files may be JSON encoded twice)."""
+def decode_json_document(data: str | bytes | dict, source: str = "<document>") -> dict:
+    """A JSON object from a dict or JSON text, decoding repeatedly where needed.
+
+    Braket returns some documents (``GetDevice``'s ``deviceCapabilities``, saved
+    device properties) as a JSON string holding JSON: this decodes up to four
+    levels until it reaches an object.
+
+    Args:
+        data: a dict (returned as is), or JSON text as ``str`` or UTF-8 ``bytes``.
+        source: what the document is (a file name), used in errors.
+
+    Raises:
+        HardwareError: naming ``source``, for text that is not JSON or a
+            document that is not a JSON object.
+
+    Example:
+        >>> twice = json.dumps(json.dumps({"a": 1}))  # JSON text of JSON text
+        >>> decode_json_document(twice)
+        {'a': 1}
+    """
     for _ in range(4):
         if isinstance(data, dict):
             return data
@@ -97,8 +122,11 @@ def _decode(data: str | bytes | dict) -> dict:
             data = data.decode("utf-8")
         if not isinstance(data, str):
             break
-        data = json.loads(data)
-    raise HardwareError(f"device properties must be a JSON object, got {type(data).__name__}")
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise HardwareError(f"{source}: not valid JSON ({exc})") from None
+    raise HardwareError(f"{source}: the document must be a JSON object, got {type(data).__name__}")
 
 
 def _get(doc: dict, path: str, source: str) -> Any:
@@ -253,10 +281,7 @@ def parse_device_properties(
         HardwareError: naming the file and the missing or bad entry.
     """
     source = Path(source).name if source else "<device properties>"
-    try:
-        doc = _decode(data)
-    except json.JSONDecodeError as exc:
-        raise HardwareError(f"{source}: not valid JSON ({exc})") from None
+    doc = decode_json_document(data, source)
     provider = _provider(doc, source)
     paradigm = _get(doc, "paradigm", source)
     qubit_count = int(_get(doc, "paradigm.qubitCount", source))
@@ -337,6 +362,59 @@ def read_snapshot(path: str | os.PathLike, device_id: str | None = None) -> Prof
     except OSError as exc:
         raise HardwareError(f"cannot read snapshot {path}: {exc.strerror}") from None
     return parse_device_properties(text, device_id=device_id, source=path.name)
+
+
+# ------------------------------------------------------------ the snapshot folder
+
+_SNAPSHOT_NAME_RE = re.compile(r"(?P<device>[A-Za-z0-9][A-Za-z0-9.-]*)_(?P<date>\d{4}-\d{2}-\d{2})\.json")
+
+
+def snapshots_dir(root: str | os.PathLike | None = None) -> Path:
+    """``profiles/snapshots`` under ``root`` (default: the project root)."""
+    return Path(root if root is not None else find_root()) / SNAPSHOTS_DIR
+
+
+def list_snapshots(
+    device_id: str | None = None, root: str | os.PathLike | None = None
+) -> list[Path]:
+    """The device documents in :func:`snapshots_dir`, by device then date.
+
+    Only files named ``<device_id>_<YYYY-MM-DD>.json`` count.
+
+    Args:
+        device_id: keep this device's snapshots only.
+        root: the project root (default: found from the working directory).
+    """
+    folder = snapshots_dir(root)
+    found = []
+    for path in folder.glob("*.json") if folder.is_dir() else ():
+        match = _SNAPSHOT_NAME_RE.fullmatch(path.name)
+        if match and device_id in (None, match["device"]):
+            found.append((match["device"], match["date"], path))
+    return [path for _, _, path in sorted(found)]
+
+
+def newest_snapshots(root: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Device id -> its newest snapshot in :func:`snapshots_dir`."""
+    newest: dict[str, Path] = {}
+    for path in list_snapshots(root=root):  # sorted by date within a device
+        newest[_SNAPSHOT_NAME_RE.fullmatch(path.name)["device"]] = path
+    return newest
+
+
+def newest_snapshot(device_id: str, root: str | os.PathLike | None = None) -> Path:
+    """The newest snapshot of ``device_id``.
+
+    Raises:
+        HardwareError: naming the folder, when it holds no snapshot of the device.
+    """
+    found = list_snapshots(device_id, root)
+    if not found:
+        raise HardwareError(
+            f"no snapshot of {device_id} in {snapshots_dir(root)} (files named "
+            f"{device_id}_YYYY-MM-DD.json, the device's Braket properties document)"
+        )
+    return found[-1]
 
 
 # --------------------------------------------------------------- save and load

@@ -5,7 +5,8 @@ samples, differentiable with respect to the weights, and agrees with the
 PennyLane reference (:func:`qml_ops.circuits.reference.build_qnode`) to 1e-6
 in complex128 (``tests/simulation/test_engine.py``).
 
-How it is fast (see FACTS §6 and ``benchmarks/bench_sim.py``):
+How it is fast (measured by ``benchmarks/bench_sim.py``, results in
+``benchmarks/results/sim.json``):
 
 1. **Fused blocks.** Each layer's convolution block and pooling unit become one
    4×4 matrix each, built from the weights once per forward (for all layers at
@@ -35,7 +36,8 @@ Where the time goes (measured on the 2-core VM, one thread, SU(4), angle):
   tiny ops, forward + backward, independent of the batch), the rest is the front
   (small clusters), 7 full-state matmuls forward and 7 stacked ones backward.
 * 16 qubits, batch 64: ~1.5–2.3 s per step (36–62 samples/s; the faster figure
-  with FACTS §6's ``GLIBC_TUNABLES``). Memory-bandwidth bound: each block or
+  with the ``GLIBC_TUNABLES`` of the ``qml-ops+glibc`` rows in
+  ``benchmarks/results/sim.json``). Memory-bandwidth bound: each block or
   permute is one pass over the state (33 MB, complex64). The profile splits
   about evenly between batched matmuls and copies (axis permutes, and the
   conjugate-transposed operand of the per-block gradient contraction
@@ -47,8 +49,9 @@ Where the time goes (measured on the 2-core VM, one thread, SU(4), angle):
   latency bound there. Correct on CUDA (agrees with CPU to 1e-14 in complex128),
   not yet tuned for it.
 
-``torch.compile`` is not used: it cannot generate code for complex tensors and a
-cold compile takes minutes on 2 cores (FACTS §6); eager complex64 is the default.
+``torch.compile`` is not used: it cannot generate code for complex tensors (it
+falls back to eager speed), and a real-arithmetic formulation that does compile
+took minutes per batch shape on 2 cores; eager complex64 is the default.
 
 The simulator is not thread-safe (it reuses buffers); use one per thread.
 
@@ -70,12 +73,13 @@ from typing import Optional
 import torch
 
 from qml_ops.circuits.ansatz import CONV_ANSATZE, pool
+from qml_ops.circuits.gates import GATE_TABLE
 from qml_ops.circuits.qcnn import QCNNSpec
 from qml_ops.errors import ModelError
 from qml_ops.simulation.gates import (
-    PARAM_GATES,
     apply_small,
     block_matrix,
+    gate_matrix,
     real_dtype,
     swap_pair,
 )
@@ -226,7 +230,7 @@ class BatchedSimulator:
         # The front applies encoding gates wire by wire, in "stages" of one gate per wire.
         per_wire: dict[int, list] = {w: [] for w in range(self.spec.n_qubits)}
         for g in self.spec.encoding_gates():
-            if len(g.wires) != 1 or g.name not in PARAM_GATES:
+            if len(g.wires) != 1 or GATE_TABLE[g.name].n_params == 0:
                 raise ModelError(f"simulator needs one-qubit rotation encodings, got {g}.")
             per_wire[g.wires[0]].append(g)
         stages = [list(s) for s in zip(*per_wire.values())]
@@ -267,7 +271,7 @@ class BatchedSimulator:
         qubits[:, :, 0] = 1
         for name, cols in self._stages:
             angles = [feats[:, [c[k] for c in cols]] for k in range(len(cols[0]))]
-            gate = PARAM_GATES[name](self.dtype, *angles)  # (B, n, 2, 2)
+            gate = gate_matrix(name, angles, self.dtype)  # (B, n, 2, 2)
             qubits = (gate @ qubits.unsqueeze(-1)).squeeze(-1)
         clusters: dict[int, tuple[list[int], torch.Tensor]] = {
             w: ([w], qubits[:, w]) for w in range(n)

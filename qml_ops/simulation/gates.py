@@ -1,12 +1,13 @@
-"""Gate matrices in torch, built in batches, and small-tensor gate application.
+"""Gate matrices in torch for the simulator: block unitaries and small-tensor application.
 
-Every builder takes angle tensors of one common shape ``S`` and returns complex
-matrices of shape ``S + (2, 2)`` (one-qubit) or ``S + (4, 4)`` (two-qubit, basis
-``|wire0 wire1⟩``, first wire most significant), following PennyLane's
-conventions. The constant gates take no angles.
-
-:func:`block_matrix` turns an IR gate list on two wires into its 4×4 unitary,
-for several parameter sets at once (e.g. the convolution block of every layer).
+The matrices themselves come from the one gate table,
+:mod:`qml_ops.circuits.gates` (PennyLane's conventions for IR gates; shape
+``S + (2, 2)`` or ``S + (4, 4)`` for angle tensors of shape ``S``, basis
+``|wire0 wire1⟩``, first wire most significant). This module adds what the
+simulator needs on top: :func:`block_matrix` turns an IR gate list on two
+wires into its 4×4 unitary for several parameter sets at once (e.g. the
+convolution block of every layer), :func:`swap_pair` exchanges a pair's wires
+and :func:`apply_small` applies a gate to a small state tensor.
 
 Example:
     >>> import torch
@@ -19,15 +20,17 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from functools import lru_cache
+from typing import Sequence
 
 import torch
 
+from qml_ops.circuits.gates import GATE_TABLE
+from qml_ops.circuits.gates import gate_matrix as _table_matrix
 from qml_ops.circuits.ir import Gate
 
 __all__ = [
-    "PARAM_GATES",
-    "CONST_GATES",
+    "gate_matrix",
     "block_matrix",
     "swap_pair",
     "apply_small",
@@ -40,84 +43,36 @@ def real_dtype(dtype: torch.dtype) -> torch.dtype:
     return {torch.complex64: torch.float32, torch.complex128: torch.float64}[dtype]
 
 
-def _mat(entries: list[torch.Tensor], n: int) -> torch.Tensor:
-    return torch.stack(entries, dim=-1).unflatten(-1, (n, n))
+@lru_cache(maxsize=64)
+def _constant_matrix(name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A gate without angles, built once per dtype and device (read-only: never
+    modified in place by the simulator)."""
+    return _table_matrix(name, dtype=dtype, device=device)
 
 
-def _cs(theta: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    half = theta / 2
-    return torch.cos(half).to(dtype), torch.sin(half).to(dtype)
+def gate_matrix(name: str, angles: Sequence[torch.Tensor], dtype: torch.dtype,
+                device: torch.device | str | None = None) -> torch.Tensor:
+    """Matrix of gate ``name`` from :data:`~qml_ops.circuits.gates.GATE_TABLE`.
 
+    Args:
+        name: the gate.
+        angles: its bound angle tensors (one common shape ``S``; real dtype
+            matching ``dtype``); differentiable.
+        dtype: complex dtype of the result.
+        device: device of a gate without angles (default: CPU).
 
-def _phase(angle: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return torch.polar(torch.ones_like(angle), angle).to(dtype)
-
-
-def _rx(dtype, t):
-    c, s = _cs(t, dtype)
-    return _mat([c, -1j * s, -1j * s, c], 2)
-
-
-def _ry(dtype, t):
-    c, s = _cs(t, dtype)
-    return _mat([c, -s, s, c], 2)
-
-
-def _rz(dtype, t):
-    p = _phase(-t / 2, dtype)
-    z = torch.zeros_like(p)
-    return _mat([p, z, z, p.conj()], 2)
-
-
-def _u3(dtype, theta, phi, lam):
-    c, s = _cs(theta, dtype)
-    e_phi, e_lam = _phase(phi, dtype), _phase(lam, dtype)
-    return _mat([c, -e_lam * s, e_phi * s, e_phi * e_lam * c], 2)
-
-
-def _controlled(one: Callable) -> Callable:
-    def build(dtype, t):
-        r = one(dtype, t)
-        out = torch.zeros(t.shape + (4, 4), dtype=dtype, device=t.device)
-        out[..., 0, 0] = 1
-        out[..., 1, 1] = 1
-        out[..., 2:, 2:] = r
-        return out
-
-    return build
-
-
-#: Parametric gates: IR name -> builder ``(dtype, *angles) -> matrices``.
-PARAM_GATES: dict[str, Callable[..., torch.Tensor]] = {
-    "rx": _rx,
-    "ry": _ry,
-    "rz": _rz,
-    "u3": _u3,
-    "crx": _controlled(_rx),
-    "crz": _controlled(_rz),
-}
-
-_SQ2 = 2**-0.5
-#: Constant gates: IR name -> matrix entries (row-major).
-CONST_GATES: dict[str, list[list[float]]] = {
-    "h": [[_SQ2, _SQ2], [_SQ2, -_SQ2]],
-    "x": [[0, 1], [1, 0]],
-    "cnot": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]],
-    "cz": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, -1]],
-}
+    Returns:
+        ``S + (d, d)``, or ``(d, d)`` for a gate without angles.
+    """
+    if GATE_TABLE[name].n_params == 0:
+        return _constant_matrix(name, dtype, torch.device(device or "cpu"))
+    return _table_matrix(name, *angles, dtype=dtype)
 
 
 def swap_pair(m: torch.Tensor) -> torch.Tensor:
     """``SWAP @ m @ SWAP`` for ``(..., 4, 4)``: the same gate with its wires exchanged."""
     shape = m.shape
     return m.reshape(shape[:-2] + (2, 2, 2, 2)).transpose(-4, -3).transpose(-2, -1).reshape(shape)
-
-
-def gate_matrix(gate: Gate, angles: Sequence[torch.Tensor], dtype: torch.dtype, device) -> torch.Tensor:
-    """Matrix of one IR gate; ``angles`` are the bound parameter tensors (same shape)."""
-    if gate.name in CONST_GATES:
-        return torch.tensor(CONST_GATES[gate.name], dtype=dtype, device=device)
-    return PARAM_GATES[gate.name](dtype, *angles)
 
 
 def block_matrix(
@@ -151,7 +106,7 @@ def block_matrix(
                 angles.append(torch.full((n_sets,), value, dtype=weights.dtype, device=device))
             else:
                 raise ValueError(f"block gates cannot read features, got {gate}")
-        g = gate_matrix(gate, angles, dtype, device)
+        g = gate_matrix(gate.name, angles, dtype, device)
         if len(gate.wires) == 2:
             if gate.wires != wires:
                 g = swap_pair(g)

@@ -9,7 +9,7 @@ import torch
 from qml_ops.circuits.ansatz import CONV_ANSATZE, POOL_N_PARAMS, pool
 from qml_ops.simulation.gates import block_matrix
 
-# FACTS §4 / Hur et al. (unitary.py): (name, wires) with a=0, b=1.
+# Hur, Kim & Park 2022 (code takh04/QCNN, unitary.py): (name, wires) with a=0, b=1.
 EXPECTED = {
     1: ["ry a", "ry b", "cnot ab"],
     2: ["h a", "h b", "cz ab", "rx a", "rx b"],

@@ -63,7 +63,7 @@ def test_su4_sizes():
     spec = QCNNSpec(8, 9)
     assert spec.n_weights == 51
     assert spec.n_two_qubit_gates == 13 * 3 + 7 * 2
-    assert spec.n_cnot_equivalent == 67  # FACTS §4: "about 67 two-qubit gates"
+    assert spec.n_cnot_equivalent == 67  # 13 SU(4) blocks x 3 CNOTs + 7 pools x 2 controlled rotations x 2 CNOTs
     assert QCNNSpec(16, 9).n_weights == 4 * 17
     assert QCNNSpec(4, 1).n_weights == 2 * 4
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from qml_ops.cli import main
 from qml_ops.hardware import commands
+from qml_ops.hardware.profiles import SNAPSHOTS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-CALIBRATION = Path(os.environ.get("QML_OPS_SHARED") or REPO.parent / "shared") / "calibration"
+CALIBRATION = REPO / SNAPSHOTS_DIR  # the project's own copy of the Braket device documents
 GARNET = CALIBRATION / "iqm-garnet_2026-05-05.json"
 GARNET_OLD = CALIBRATION / "iqm-garnet_2025-07-06.json"
-needs_snapshots = pytest.mark.skipif(
-    not GARNET.exists(), reason=f"no calibration snapshots in {CALIBRATION} (set QML_OPS_SHARED)"
-)
 FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKESECRET"
 
 
@@ -86,7 +86,6 @@ def test_devices_profile_missing(capsys, project):
     assert "no calibration profile" in err and "devices derive" in err
 
 
-@needs_snapshots
 def test_derive_to_default_path_then_profile(capsys, project):
     code, out, _ = run(capsys, "devices", "derive", str(GARNET))
     assert code == 0 and "iqm-garnet" in out
@@ -94,12 +93,11 @@ def test_derive_to_default_path_then_profile(capsys, project):
     assert json.loads(path.read_text())["format"] == "qml-ops-profile/1"
     code, out, _ = run(capsys, "devices", "profile", "iqm-garnet")
     assert code == 0 and "2026-05-05" in out
-    if GARNET_OLD.exists():  # an older snapshot over a newer profile: warned
-        code, _, err = run(capsys, "devices", "derive", str(GARNET_OLD))
-        assert code == 0 and "older snapshot" in err
+    # an older snapshot over a newer profile: warned
+    code, _, err = run(capsys, "devices", "derive", str(GARNET_OLD))
+    assert code == 0 and "older snapshot" in err
 
 
-@needs_snapshots
 def test_derive_with_out_and_device(capsys, tmp_path):
     out_path = tmp_path / "sub" / "g.json"
     code, _, _ = run(capsys, "devices", "derive", str(GARNET), "--device", "iqm-garnet",
@@ -112,6 +110,49 @@ def test_derive_with_out_and_device(capsys, tmp_path):
     assert code == 1 and "iqm snapshot cannot be a profile of ionq-forte-enterprise-1" in err
     code, _, err = run(capsys, "devices", "derive", str(tmp_path / "missing.json"))
     assert code == 1 and "cannot read snapshot" in err
+
+
+def test_derive_defaults_to_the_snapshot_folder(capsys, project):
+    """Without SNAPSHOT, every profile is re-derived from its newest document,
+    byte for byte what the repository holds."""
+    code, _, err = run(capsys, "devices", "derive")
+    assert code == 1 and "no device documents in" in err and "profiles/snapshots" in err
+    shutil.copytree(CALIBRATION, project / SNAPSHOTS_DIR)
+    code, out, _ = run(capsys, "devices", "derive", "--device", "iqm-garnet")
+    assert code == 0 and out.count("wrote") == 1 and "2026-05-05" in out
+    code, _, err = run(capsys, "devices", "derive", "--out", str(project / "x.json"))
+    assert code == 1 and "--out names one file" in err
+    code, out, _ = run(capsys, "devices", "derive")
+    assert code == 0 and out.count("wrote") == 5
+    for path in sorted((REPO / "profiles").glob("*.json")):
+        assert (project / "profiles" / path.name).read_bytes() == path.read_bytes(), path.name
+    code, _, err = run(capsys, "devices", "derive", "--device", "ionq-forte-enterprise-1")
+    assert code == 0
+    (project / SNAPSHOTS_DIR / "ionq-forte-enterprise-1_2026-05-03.json").unlink()
+    code, _, err = run(capsys, "devices", "derive", "--device", "ionq-forte-enterprise-1")
+    assert code == 1 and "no snapshot of ionq-forte-enterprise-1" in err
+
+
+def test_json_output_into_a_closed_pipe_is_quiet():
+    """``qml-ops devices --json | head -c 10``: no BrokenPipeError traceback."""
+    proc = subprocess.run(
+        f"'{sys.executable}' -m qml_ops.cli devices --json | head -c 10",
+        shell=True, capture_output=True, text=True, cwd=REPO, timeout=120,
+        executable="/bin/bash",
+    )
+    assert proc.stdout == "[\n  {\n    "
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+    assert proc.stderr == ""
+
+
+def test_output_into_a_pipe_closed_before_writing_exits_141_quietly():
+    """The reader is gone before the first write: the deterministic form of the case above."""
+    proc = subprocess.Popen([sys.executable, "-m", "qml_ops.cli", "devices", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""
 
 
 def test_snapshot_without_credentials(capsys, project, no_aws):
@@ -127,7 +168,6 @@ def test_snapshot_refuses_local_and_retired(capsys, project):
     assert code == 1 and "rigetti-cepheus-1-108q" in err
 
 
-@needs_snapshots
 def test_snapshot_saves_live_properties(capsys, project, monkeypatch):
     seen = []
 

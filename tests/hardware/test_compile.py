@@ -16,9 +16,9 @@ from qml_ops.circuits.qcnn import QCNNSpec
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.compile import (
     DeviceModel,
-    compile_circuit,
     compile_model,
     compile_spec,
+    native_ops_to_braket,
     zyz_angles,
 )
 from qml_ops.hardware.devices import list_devices
@@ -139,18 +139,32 @@ def test_amplitude_encoding_is_compiled_per_sample():
     build_local_emulator(profile).validate(compiled[0].circuit)
 
 
-def test_compilation_is_deterministic_and_cached(profiles, cases):
+def test_compilation_is_deterministic_and_transpiles_once(profiles, cases):
     spec, weights, features, _ = cases[(9, "angle")]
     profile = profiles["rigetti-cepheus-1-108q"]
     a = compile_spec(spec, weights, profile).bind(features[0])
     b = compile_spec(spec, weights, profile).bind(features[0])
     assert a.ops == b.ops and a.initial_layout == b.initial_layout
 
-    kwargs = dict(n_qubits=8, readout_wire=spec.readout_wire)
-    first = compile_circuit(spec.gates(), weights, features[0], profile, **kwargs)
-    second = compile_circuit(spec.gates(), weights, features[1], profile, **kwargs)
+    model = compile_spec(spec, weights, profile)  # transpiled once, bound per sample
+    first, second = model.bind(features[0]), model.bind(features[1])
     assert first.initial_layout == second.initial_layout
     assert first.ops != second.ops
+    assert model.device.target is model.device.target  # the device's Target is built once
+
+
+def test_native_ops_become_the_braket_gates_of_the_table():
+    ops = [("prx", (1,), (0.3, -0.2)), ("cz", (1, 2), ()), ("gpi", (2,), (0.1,)),
+           ("gpi2", (2,), (0.4,)), ("zz", (1, 2), (0.5,)), ("iswap", (1, 2), ()),
+           ("rx", (1,), (math.pi / 2,)), ("rz", (2,), (0.7,))]
+    circuit = native_ops_to_braket(ops, readout_qubit=2)
+    gates = [ins for ins in circuit.instructions if type(ins.operator).__name__ in {
+        "PRx", "CZ", "GPi", "GPi2", "ZZ", "ISwap", "Rx", "Rz"}]
+    assert [type(ins.operator).__name__ for ins in gates] == [
+        "PRx", "CZ", "GPi", "GPi2", "ZZ", "ISwap", "Rx", "Rz"]
+    assert [tuple(int(q) for q in ins.target) for ins in gates] == [qs for _, qs, _ in ops]
+    assert (gates[0].operator.angle_1, gates[0].operator.angle_2) == (0.3, -0.2)
+    assert gates[4].operator.angle == 0.5
 
 
 def test_layout_avoids_uncalibrated_qubits(profiles, cases):

@@ -1,20 +1,29 @@
-"""The device catalogue against FACTS §2."""
+"""The device catalogue against the Braket pricing page and the device documents."""
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from qml_ops.errors import ConfigError, HardwareError
 from qml_ops.hardware.devices import (
     DEVICES,
+    PROGRAM_SET_MAX_EXECUTABLES,
+    PROGRAM_SET_MAX_TOTAL_SHOTS,
     get_device,
     list_devices,
     region_from_arn,
     with_prices,
 )
+from qml_ops.hardware.profiles import decode_json_document, list_snapshots, newest_snapshots
 
-# id: (region, qubits, native gates, $/shot, min shots, max shots, program sets)
-FACTS_2 = {
+REPO = Path(__file__).resolve().parents[2]
+#: Entries of paradigm.nativeGateSet that are not gates a circuit is compiled to.
+NOT_COMPILED_TO = {"barrier", "cc_prx", "measure_ff"}
+
+# id: (region, qubits, native gates, $/shot, min shots, max shots, program sets), as the
+# Braket pricing page (https://aws.amazon.com/braket/pricing/) and device pages list them
+CATALOGUE = {
     "rigetti-ankaa-3": ("us-west-1", 82, ("rx", "rz", "iswap"), "0.0009", 10, 50000, True),
     "rigetti-cepheus-1-108q": ("us-west-1", 107, ("rx", "rz", "cz"), "0.000425", 10, 50000, True),
     "iqm-garnet": ("eu-north-1", 20, ("prx", "cz"), "0.00145", 1, 20000, True),
@@ -24,13 +33,13 @@ FACTS_2 = {
 
 
 def test_catalogue_ids():
-    assert set(DEVICES) == set(FACTS_2) | {"local"}
+    assert set(DEVICES) == set(CATALOGUE) | {"local"}
     assert [d.id for d in list_devices()] == list(DEVICES)
 
 
-@pytest.mark.parametrize("device_id", sorted(FACTS_2))
-def test_qpu_figures_match_facts(device_id):
-    region, qubits, gates, per_shot, lo, hi, sets = FACTS_2[device_id]
+@pytest.mark.parametrize("device_id", sorted(CATALOGUE))
+def test_qpu_figures_match_the_published_ones(device_id):
+    region, qubits, gates, per_shot, lo, hi, sets = CATALOGUE[device_id]
     d = get_device(device_id, allow_retired=True)
     assert d.region == region
     assert d.arn.startswith(f"arn:aws:braket:{region}::device/qpu/{d.provider}/")
@@ -42,6 +51,31 @@ def test_qpu_figures_match_facts(device_id):
     assert d.supports_program_sets is sets
     assert d.default_profile == device_id
     assert d.is_qpu
+
+
+@pytest.mark.parametrize("device_id", sorted(CATALOGUE))
+def test_catalogue_agrees_with_the_newest_device_document(device_id):
+    """The figures the catalogue cites from profiles/snapshots/ are the documents' own."""
+    doc = decode_json_document(newest_snapshots(REPO)[device_id].read_text())
+    d = get_device(device_id, allow_retired=True)
+    assert d.n_qubits == doc["paradigm"]["qubitCount"]
+    native = {g.lower() for g in doc["paradigm"]["nativeGateSet"]} - NOT_COMPILED_TO
+    assert set(d.native_gates) == native
+    assert doc["service"]["deviceCost"]["unit"] == "shot"
+    assert d.price_per_shot_usd == Decimal(str(doc["service"]["deviceCost"]["price"]))
+    assert [d.min_shots, d.max_shots] == doc["service"]["shotsRange"]
+    program_set = doc["action"].get("braket.ir.openqasm.program_set")
+    assert d.supports_program_sets is (program_set is not None)
+
+
+def test_program_set_limits_are_the_documents():
+    limits = set()
+    for path in list_snapshots(root=REPO):
+        action = decode_json_document(path.read_text())["action"]
+        program_set = action.get("braket.ir.openqasm.program_set")
+        if program_set:
+            limits.add((program_set["maximumExecutables"], program_set["maximumTotalShots"]))
+    assert limits == {(PROGRAM_SET_MAX_EXECUTABLES, PROGRAM_SET_MAX_TOTAL_SHOTS)}
 
 
 def test_statuses():

@@ -17,7 +17,7 @@ import pytest
 from qml_ops.circuits.qcnn import QCNNSpec
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.compile import compile_spec
-from qml_ops.hardware.emulator import NoiseParams, exact_p1, run_emulated
+from qml_ops.hardware.emulator import NoiseParams, circuit_ops, exact_p1, run_emulated
 from qml_ops.hardware.devices import list_devices
 from qml_ops.hardware.profiles import build_local_emulator, load_profile
 
@@ -108,11 +108,23 @@ def test_amplitude_circuits_match_braket():
                                atol=1e-6)
 
 
-def test_braket_circuits_are_accepted_as_input(setups):
-    profile, _, compiled = setups["iqm-emerald"]
+@pytest.mark.parametrize("device_id", DEVICES)
+def test_braket_circuits_are_accepted_as_input(device_id, setups):
+    """Every native gate read back from a Braket circuit (name and angles) gives the
+    same probabilities as the compiled ops."""
+    profile, _, compiled = setups[device_id]
     noise = NoiseParams.from_profile(profile)
     np.testing.assert_allclose(exact_p1([c.circuit for c in compiled], noise),
                                exact_p1(compiled, noise), atol=1e-12)
+    assert circuit_ops(compiled[0].circuit) == (list(compiled[0].ops), compiled[0].readout_qubit)
+
+
+def test_non_native_braket_gates_are_named():
+    from braket.circuits import Circuit
+
+    with pytest.raises(HardwareError, match=r"gate H is not supported by the torch emulator; "
+                                            r"supported: \['cz', 'gpi'"):
+        circuit_ops(Circuit().h(0).measure(0))
 
 
 def test_run_emulated_counts_are_seeded(setups):

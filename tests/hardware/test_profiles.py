@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,12 @@ import pytest
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.profiles import (
     FORMAT,
+    SNAPSHOTS_DIR,
+    decode_json_document,
     default_profile_path,
+    list_snapshots,
+    newest_snapshot,
+    newest_snapshots,
     load_profile,
     parse_device_properties,
     read_snapshot,
@@ -21,12 +25,8 @@ from qml_ops.hardware.profiles import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("QML_OPS_SHARED") or REPO.parent / "shared")
-CALIBRATION = SHARED / "calibration"
-SNAPSHOTS = sorted(CALIBRATION.glob("*.json")) if CALIBRATION.is_dir() else []
-needs_snapshots = pytest.mark.skipif(
-    not SNAPSHOTS, reason=f"no calibration snapshots in {CALIBRATION} (set QML_OPS_SHARED)"
-)
+CALIBRATION = REPO / SNAPSHOTS_DIR  # the project's own copy of the Braket device documents
+SNAPSHOTS = sorted(CALIBRATION.glob("*.json"))
 NEWEST = {
     "rigetti-ankaa-3": "rigetti-ankaa-3_2026-04-01.json",
     "rigetti-cepheus-1-108q": "rigetti-cepheus-1-108q_2026-05-05.json",
@@ -48,7 +48,6 @@ def raw_text(name: str) -> str:
     return json.dumps(raw(name))
 
 
-@needs_snapshots
 @pytest.mark.parametrize("path", SNAPSHOTS, ids=lambda p: p.name)
 def test_every_snapshot_parses(path):
     doc = raw(path.name)
@@ -67,15 +66,13 @@ def test_every_snapshot_parses(path):
     assert profile.two_qubit_native_fidelity(), "every device has a native 2-qubit gate"
 
 
-@needs_snapshots
 def test_double_encoded_files_are_handled():
     doubles = [p for p in SNAPSHOTS if isinstance(json.loads(p.read_text()), str)]
-    assert doubles, "the shared folder has double-encoded snapshots"
+    assert doubles, "the snapshot folder has double-encoded documents"
     for path in doubles:
         assert parse_device_properties(path.read_text(), source=path.name).qubits
 
 
-@needs_snapshots
 def test_iqm_keeps_physical_labels_and_simultaneous_rb():
     profile = read_snapshot(CALIBRATION / NEWEST["iqm-garnet"])
     assert profile.qubits == list(range(1, 21))
@@ -87,7 +84,6 @@ def test_iqm_keeps_physical_labels_and_simultaneous_rb():
     assert set(profile.two_qubit_fidelity["1-2"]) == {"cz", "two_qubit_clifford"}
 
 
-@needs_snapshots
 def test_rigetti_prefers_randomized_benchmarking():
     profile = read_snapshot(CALIBRATION / NEWEST["rigetti-cepheus-1-108q"])
     entry = raw(NEWEST["rigetti-cepheus-1-108q"])["standardized"]["oneQubitProperties"]["73"]
@@ -96,7 +92,6 @@ def test_rigetti_prefers_randomized_benchmarking():
     assert profile.one_qubit_fidelity[73] == by_type["RANDOMIZED_BENCHMARKING"]
 
 
-@needs_snapshots
 def test_ionq_applies_device_averages_all_to_all():
     profile = read_snapshot(CALIBRATION / NEWEST["ionq-forte-enterprise-1"])
     assert profile.fully_connected and profile.qubits == list(range(36))
@@ -106,7 +101,6 @@ def test_ionq_applies_device_averages_all_to_all():
     assert profile.two_qubit_fidelity["3-17"] == {"zz": 0.9925}
 
 
-@needs_snapshots
 def test_fully_connected_flag_without_graph():
     doc = raw(NEWEST["iqm-garnet"])
     doc["paradigm"]["connectivity"] = {"fullyConnected": True, "connectivityGraph": {}}
@@ -114,11 +108,8 @@ def test_fully_connected_flag_without_graph():
     assert profile.fully_connected and len(profile.edges) == 20 * 19 // 2
 
 
-@needs_snapshots
 def test_directed_graph_is_preserved():
     name = "iqm-garnet_2025-07-06.json"
-    if not (CALIBRATION / name).exists():
-        pytest.skip(f"{name} not in {CALIBRATION}")
     profile = read_snapshot(CALIBRATION / name)
     assert profile.directed
     graph = raw(name)["paradigm"]["connectivity"]["connectivityGraph"]
@@ -126,7 +117,6 @@ def test_directed_graph_is_preserved():
     assert {k: sorted(v) for k, v in rebuilt.items()} == {k: sorted(v) for k, v in graph.items()}
 
 
-@needs_snapshots
 @pytest.mark.parametrize("mutate, expected", [
     (lambda d: d["standardized"]["oneQubitProperties"]["7"].update(
         oneQubitFidelity=[f for f in d["standardized"]["oneQubitProperties"]["7"]["oneQubitFidelity"]
@@ -148,7 +138,6 @@ def test_missing_entries_name_file_and_entry(mutate, expected):
     assert "broken.json" in str(err.value) and expected in str(err.value)
 
 
-@needs_snapshots
 def test_ionq_missing_average_is_named():
     doc = raw(NEWEST["ionq-forte-enterprise-1"])
     del doc["provider"]["fidelity"]["spam"]
@@ -163,7 +152,6 @@ def test_bad_json_and_unknown_device():
         parse_device_properties("[1, 2]")
 
 
-@needs_snapshots
 def test_device_is_inferred_from_contents_or_named():
     doc = raw(NEWEST["iqm-emerald"])
     assert parse_device_properties(doc, source="latest.json").device_id == "iqm-emerald"
@@ -172,7 +160,6 @@ def test_device_is_inferred_from_contents_or_named():
         parse_device_properties(doc, source="latest.json")
 
 
-@needs_snapshots
 @pytest.mark.parametrize("path", SNAPSHOTS, ids=lambda p: p.name)
 def test_save_load_round_trip(tmp_path, path):
     profile = read_snapshot(path)
@@ -211,13 +198,69 @@ def test_project_root_resolution(tmp_path, monkeypatch):
         default_profile_path("../etc")
 
 
-@needs_snapshots
 @pytest.mark.parametrize("device_id", sorted(NEWEST))
 def test_repository_profiles_come_from_the_newest_snapshot(device_id, monkeypatch):
     monkeypatch.setenv("QML_OPS_PROJECT_ROOT", str(REPO))
     profile = load_profile(device_id)
     assert profile.source == NEWEST[device_id]
     assert profile == read_snapshot(CALIBRATION / NEWEST[device_id])
+
+
+def test_repository_profiles_are_byte_identical_to_a_fresh_derivation(tmp_path):
+    """profiles/<device>.json is exactly what the newest snapshot derives to."""
+    newest = newest_snapshots(REPO)
+    assert {device: path.name for device, path in newest.items()} == NEWEST
+    for device_id, path in newest.items():
+        fresh = save_profile(read_snapshot(path), tmp_path / f"{device_id}.json")
+        assert fresh.read_bytes() == (REPO / "profiles" / f"{device_id}.json").read_bytes()
+
+
+def test_snapshot_folder_keeps_every_date():
+    names = [p.name for p in list_snapshots(root=REPO)]
+    assert names == sorted(names) and len(names) == 7
+    assert [p.name for p in list_snapshots("iqm-garnet", REPO)] == [
+        "iqm-garnet_2025-07-06.json", "iqm-garnet_2026-05-05.json"]
+    assert [p.name for p in list_snapshots("rigetti-ankaa-3", REPO)] == [
+        "rigetti-ankaa-3_2025-06-30.json", "rigetti-ankaa-3_2026-04-01.json"]
+    assert newest_snapshot("iqm-garnet", REPO).name == NEWEST["iqm-garnet"]
+
+
+def test_snapshot_folder_resolves_from_the_project_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("QML_OPS_PROJECT_ROOT", str(tmp_path))
+    folder = tmp_path / "profiles" / "snapshots"
+    folder.mkdir(parents=True)
+    for name in ("iqm-garnet_2025-07-06.json", "iqm-garnet_2026-05-05.json", "notes.json"):
+        (folder / name).write_text("{}")
+    assert [p.name for p in list_snapshots()] == [
+        "iqm-garnet_2025-07-06.json", "iqm-garnet_2026-05-05.json"]
+    assert newest_snapshots() == {"iqm-garnet": folder / "iqm-garnet_2026-05-05.json"}
+    with pytest.raises(HardwareError) as err:
+        newest_snapshot("iqm-emerald")
+    assert str(folder) in str(err.value) and "iqm-emerald_YYYY-MM-DD.json" in str(err.value)
+
+
+def test_decode_json_document():
+    doc = {"a": [1, 2]}
+    assert decode_json_document(doc) is doc
+    assert decode_json_document(json.dumps(doc)) == doc
+    assert decode_json_document(json.dumps(json.dumps(doc)).encode()) == doc
+    with pytest.raises(HardwareError, match=r"caps\.json: not valid JSON"):
+        decode_json_document('{"a": ', "caps.json")
+    with pytest.raises(HardwareError, match=r"caps\.json: the document must be a JSON object, got list"):
+        decode_json_document(json.dumps(json.dumps([1])), "caps.json")
+
+
+def test_no_code_reads_data_outside_the_repository():
+    """Tests, library, stages and benchmarks read the project's own files only."""
+    needles = ("QML_OPS_" + "SHARED", "../" + "shared", '"' + 'shared" /', "/work/" + "shared")
+    offenders = [
+        f"{path.relative_to(REPO)}: {needle}"
+        for folder in ("tests", "qml_ops", "pipelines", "benchmarks")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for needle in needles
+        if needle in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
 
 
 # ------------------------------------------------------------- emulator parity
@@ -229,7 +272,6 @@ def _noise(emulator) -> list[str]:
     )
 
 
-@needs_snapshots
 @pytest.mark.parametrize("path", SNAPSHOTS, ids=lambda p: p.name)
 def test_emulator_from_profile_has_the_snapshot_noise(path, tmp_path):
     local_emulator = pytest.importorskip("braket.emulation.local_emulator")
@@ -250,7 +292,6 @@ CIRCUITS = {
 }
 
 
-@needs_snapshots
 @pytest.mark.parametrize("name", sorted(CIRCUITS))
 def test_emulators_give_equal_results_on_a_verbatim_circuit(name):
     local_emulator = pytest.importorskip("braket.emulation.local_emulator")
@@ -260,8 +301,6 @@ def test_emulators_give_equal_results_on_a_verbatim_circuit(name):
 
     from qml_ops.hardware.profiles import build_local_emulator
 
-    if not (CALIBRATION / name).exists():
-        pytest.skip(f"{name} not in {CALIBRATION}")
     body = CIRCUITS[name](Circuit, math.pi)
     qubits = sorted({int(q) for ins in body.instructions for q in ins.target})
     circuit = Circuit().add_verbatim_box(body).probability(qubits)
@@ -273,7 +312,6 @@ def test_emulators_give_equal_results_on_a_verbatim_circuit(name):
     assert max(expected) < 0.999  # the noise is there: an ideal circuit gives a 0/1 entry
 
 
-@needs_snapshots
 def test_emulator_enforces_connectivity_and_native_gates():
     pytest.importorskip("braket.emulation.local_emulator")
     from braket.circuits import Circuit
@@ -287,7 +325,6 @@ def test_emulator_enforces_connectivity_and_native_gates():
         emulator.run(Circuit().add_verbatim_box(Circuit().h(1)), shots=10)
 
 
-@needs_snapshots
 def test_device_properties_document_shape():
     doc = to_device_properties(read_snapshot(CALIBRATION / NEWEST["iqm-garnet"]))
     program = doc["action"]["braket.ir.openqasm.program"]
