@@ -9,7 +9,6 @@ accepted now; the queue depth is logged. Each refuses with a
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any, Sequence
@@ -78,12 +77,10 @@ def validate_circuits(circuits: Sequence[Any], device: Device, profile=None) -> 
             ) from None
 
 
-def _capabilities(response: dict) -> dict:
-    caps = response.get("deviceCapabilities") or "{}"
-    for _ in range(2):  # some snapshots are JSON-encoded twice
-        if isinstance(caps, str):
-            caps = json.loads(caps)
-    return caps
+def _capabilities(response: dict, device: Device) -> dict:
+    from qml_ops.hardware.profiles import decode_json_document
+
+    return decode_json_document(response.get("deviceCapabilities") or "{}", f"GetDevice {device.arn} capabilities")
 
 
 def check_device(braket, device: Device, shots: int, program_sets: bool) -> None:
@@ -97,7 +94,7 @@ def check_device(braket, device: Device, shots: int, program_sets: bool) -> None
             f"device {device.id} ({device.arn}) is {status}{f' ({reason})' if reason else ''}, "
             "not ONLINE: nothing was submitted"
         )
-    caps = _capabilities(response)
+    caps = _capabilities(response, device)
     service = caps.get("service", {})
     now = clock.utcnow()
     inside, next_start = execution_window_status(service.get("executionWindows") or [], now)
