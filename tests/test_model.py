@@ -34,8 +34,9 @@ def test_estimator_habit_and_determinism(splits):
 def test_predictions_are_consistent(splits):
     (X, y), (Xt, yt) = splits["train"], splits["test"]
     clf = small(epochs=6).fit(X, y)
-    z = clf.decision_function(Xt)
+    z = clf.expval(Xt)
     assert np.all(np.abs(z) <= 1 + 1e-6)
+    assert np.array_equal(clf.decision_function(Xt), -z)  # scikit-learn's sign: positive -> classes_[1]
     proba = clf.predict_proba(Xt)
     assert np.allclose(proba.sum(axis=1), 1) and np.allclose(proba[:, 1], (1 - z) / 2)
     assert np.array_equal(clf.predict(Xt), (z < 0).astype(int))
