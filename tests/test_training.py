@@ -1,6 +1,5 @@
 """train → MLflow (SQLite) → registry alias; the library returns, the train stage writes."""
 
-import numpy as np
 import pytest
 
 from qml_ops import io, tracking
