@@ -7,39 +7,22 @@ raw samples) and metrics/encode.json.
 
 import sys
 
-import numpy as np
-
 from qml_ops import io, project
 from qml_ops.config import Params
 from qml_ops.encodings import make_encoder
-from qml_ops.errors import DataError
 from qml_ops.stage import run_stage
-
-
-def load_split(name: str) -> tuple[np.ndarray, np.ndarray]:
-    path = project.PREPARED_DIR / f"{name}.npz"
-    if not path.exists():
-        raise DataError(f"{path}: not found (run the prepare stage first)")
-    with np.load(path) as archive:
-        return archive["X"], archive["y"]
+from qml_ops.training_data import load_prepared
 
 
 def main(params: Params) -> None:
     e = params.encode
-    splits = {name: load_split(name) for name in project.SPLITS}
+    splits = {name: load_prepared(name) for name in project.SPLITS}
     encoder = make_encoder(e.method, e.n_qubits, e.amplitude_mode).fit(splits["train"][0])
-    out = project.ENCODED_DIR
     for name, (X, y) in splits.items():
-        io.write_npz(out / f"{name}.npz", X=encoder.transform(X), y=y)
-    io.write_json(out / "encoder.json", encoder.to_dict())
-    summary = {"method": e.method, "n_qubits": e.n_qubits, "n_features": encoder.n_components}
-    if hasattr(encoder, "components_"):
-        flat = splits["train"][0].reshape(len(splits["train"][0]), -1)
-        total = float(np.var(flat - encoder.mean_, axis=0).sum())
-        kept = float(np.var((flat - encoder.mean_) @ encoder.components_.T, axis=0).sum())
-        summary["pca_explained_variance"] = round(kept / total, 6) if total > 0 else 1.0
-    io.write_json(project.METRICS_DIR / "encode.json", summary)
-    print(f"encoded with {e.method} on {e.n_qubits} qubits ({encoder.n_components} features) -> {out}/")
+        io.write_npz(project.split_file(project.ENCODED_DIR, name), X=encoder.transform(X), y=y)
+    io.write_json(project.ENCODER_FILE, encoder.to_dict())
+    io.write_json(project.ENCODE_METRICS, encoder.summary())
+    print(f"encoded with {e.method} on {e.n_qubits} qubits ({encoder.n_components} features) -> {project.ENCODED_DIR}/")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,11 @@ def main(params: Params) -> None:
         label_column=p.label_column,
         max_per_class=p.max_per_class,
     )
-    out = project.PREPARED_DIR
     for name, split in prepared.splits.items():
-        io.write_npz(out / f"{name}.npz", X=split.X, y=split.y)
-    io.write_json(out / "meta.json", prepared.meta)
+        io.write_npz(project.split_file(project.PREPARED_DIR, name), X=split.X, y=split.y)
+    io.write_json(project.PREPARED_META, prepared.meta)
     counts = ", ".join(f"{s}: {sum(c.values())}" for s, c in prepared.meta["counts"].items())
-    print(f"prepared {prepared.source} classes {prepared.classes} ({counts}) -> {out}/")
+    print(f"prepared {prepared.source} classes {prepared.classes} ({counts}) -> {project.PREPARED_DIR}/")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,16 @@ under the study's run. Outputs tune/best_params.json and metrics/tune.json.
 
 import sys
 
+from qml_ops import io, project
 from qml_ops.config import Params
 from qml_ops.stage import run_stage
-from qml_ops.tuning.runner import run_study
+from qml_ops.tuning.runner import best_params_document, run_study
 
 
 def main(params: Params) -> None:
     summary = run_study(params)
+    io.write_json(project.TUNED_PARAMS_FILE, best_params_document(summary))
+    io.write_json(project.TUNE_METRICS, summary)
     print(f"best val accuracy {summary['best_value']:.4f} (trial {summary['best_trial']}, "
           f"{summary['n_complete']} complete, {summary['n_pruned']} pruned, {summary['n_failed']} failed): "
           f"{summary['best_params']}")

@@ -9,8 +9,12 @@ parameter count.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from qml_ops.config import Params
 
 
 @dataclass
@@ -59,3 +63,29 @@ def fit_baselines(
         scores = {split: float(model.score(*splits[split])) for split in ("train", "val", "test")}
         results.append(BaselineResult(name, n_params, scores["train"], scores["val"], scores["test"]))
     return results
+
+
+def fit_from_params(params: "Params", splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[BaselineResult]:
+    """:func:`fit_baselines` with the MLP sized to the QCNN that ``params`` describe."""
+    from qml_ops.circuits.qcnn import QCNNSpec
+
+    spec = QCNNSpec(n_qubits=params.encode.n_qubits, ansatz=params.model.ansatz, encoding=params.encode.method)
+    b = params.baseline
+    return fit_baselines(splits, spec.n_weights, seed=params.train.seed, mlp_hidden=b.mlp_hidden, max_iter=b.max_iter)
+
+
+def log_runs(results: list[BaselineResult], params: "Params") -> None:
+    """One MLflow run per baseline (``baseline-<name>``), beside the QCNN's runs."""
+    from qml_ops import tracking
+
+    tracking.configure(params.tracking.experiment)
+    tags = {**tracking.standard_tags("baseline"), "model.family": "classical"}
+    for result in results:
+        with tracking.start_run(f"baseline-{result.name}", tags=tags):
+            tracking.log_params({**params.flat(), "baseline.model": result.name})
+            tracking.log_metrics(result.as_metrics())
+
+
+def summary(results: list[BaselineResult]) -> dict[str, dict[str, float]]:
+    """``{name: metrics}`` (``metrics/baseline.json``)."""
+    return {result.name: result.as_metrics() for result in results}

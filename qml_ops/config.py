@@ -21,14 +21,26 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from qml_ops.circuits.ansatz import CONV_ANSATZE
+from qml_ops.circuits.qcnn import ENCODINGS, N_QUBITS, QCNNSpec
 from qml_ops.errors import ConfigError
 
 DEFAULT_PARAMS = "params.yaml"
 
 #: Feature width of the bundled datasets (known before any data is read).
 BUILTIN_WIDTHS = {"digits": 64, "mnist": 784}
-#: Qubit counts the QCNN layout supports (log2(n) conv+pool layers).
-QUBIT_COUNTS = (4, 8, 16)
+#: Qubit counts the QCNN layout supports (defined by the circuit: :data:`qml_ops.circuits.qcnn.N_QUBITS`).
+QUBIT_COUNTS = N_QUBITS
+#: Convolution ansatz ids (defined by the circuit: :data:`qml_ops.circuits.ansatz.CONV_ANSATZE`).
+ANSATZ_IDS = tuple(sorted(CONV_ANSATZE))
+#: The encodings the circuit can load (:data:`qml_ops.circuits.qcnn.ENCODINGS`).
+Encoding = Literal[ENCODINGS]  # type: ignore[valid-type]
+
+
+def _ids_text(ids: tuple[int, ...]) -> str:
+    """``1..9`` for a contiguous range, else the list."""
+    contiguous = list(ids) == list(range(ids[0], ids[-1] + 1))
+    return f"{ids[0]}..{ids[-1]}" if contiguous else str(list(ids))
 
 
 class _Section(BaseModel):
@@ -88,7 +100,7 @@ class PrepareParams(_Section):
 class EncodeParams(_Section):
     """Stage ``encode``: the quantum encoding of the prepared samples."""
 
-    method: Literal["angle", "dense_angle", "amplitude"] = "angle"
+    method: Encoding = "angle"
     n_qubits: int = 8
     amplitude_mode: Literal["resize", "pad"] = "resize"
 
@@ -100,17 +112,22 @@ class EncodeParams(_Section):
         return value
 
     def n_features(self) -> int:
-        """Width of an encoded sample (what the circuit consumes)."""
-        return {"angle": self.n_qubits, "dense_angle": 2 * self.n_qubits, "amplitude": 2**self.n_qubits}[
-            self.method
-        ]
+        """Width of an encoded sample (what the circuit consumes; the ansatz does not change it)."""
+        return QCNNSpec(n_qubits=self.n_qubits, ansatz=ANSATZ_IDS[0], encoding=self.method).n_features
 
 
 class ModelParams(_Section):
-    """The QCNN: convolution ansatz (FACTS §4, 1–9) and read-out/loss."""
+    """The QCNN: convolution ansatz (Hur, Kim & Park 2022, Fig. 2: ids 1–9) and read-out/loss."""
 
-    ansatz: int = Field(9, ge=1, le=9)
+    ansatz: int = Field(9, ge=min(ANSATZ_IDS), le=max(ANSATZ_IDS))
     loss: Literal["mse", "cross_entropy"] = "mse"
+
+    @field_validator("ansatz")
+    @classmethod
+    def _known_ansatz(cls, value: int) -> int:
+        if value not in ANSATZ_IDS:
+            raise ValueError(f"must be one of the ansatz ids {_ids_text(ANSATZ_IDS)}")
+        return value
 
 
 class TrainParams(_Section):
@@ -163,7 +180,7 @@ class FloatRange(_Section):
 class TuneSpace(_Section):
     """The search space; a list is categorical, ``{low, high, log}`` a range."""
 
-    ansatz: list[int] = Field(default_factory=lambda: list(range(1, 10)), min_length=1)
+    ansatz: list[int] = Field(default_factory=lambda: list(ANSATZ_IDS), min_length=1)
     lr: FloatRange = Field(default_factory=lambda: FloatRange(low=0.003, high=0.1, log=True))
     batch_size: list[int] = Field(default_factory=lambda: [16, 32, 64], min_length=1)
     epochs: list[int] = Field(default_factory=lambda: [10, 20], min_length=1)
@@ -173,9 +190,9 @@ class TuneSpace(_Section):
     @field_validator("ansatz")
     @classmethod
     def _ansatz_range(cls, value: list[int]) -> list[int]:
-        bad = [a for a in value if not 1 <= a <= 9]
+        bad = [a for a in value if a not in ANSATZ_IDS]
         if bad:
-            raise ValueError(f"ansatz choices must be in 1..9, got {bad}")
+            raise ValueError(f"ansatz choices must be in {_ids_text(ANSATZ_IDS)}, got {bad}")
         return value
 
     @field_validator("batch_size", "epochs")

@@ -64,6 +64,10 @@ class AngleEncoder:
         self.mean_ = pca.mean_
         self.components_ = pca.components_
         projected = self._project(flat)
+        total = float(np.var(flat, axis=0).sum())
+        kept = np.var(projected, axis=0)
+        # constant training data: nothing is lost, so the kept components hold "all" of it
+        self.explained_variance_ratio_ = kept / total if total > 0 else np.full(len(kept), 1.0 / len(kept))
         self.min_ = projected.min(axis=0)
         span = projected.max(axis=0) - self.min_
         self.scale_ = np.where(span > 0, span, 1.0)
@@ -71,6 +75,16 @@ class AngleEncoder:
 
     def _project(self, flat: np.ndarray) -> np.ndarray:
         return (flat - self.mean_) @ self.components_.T
+
+    def summary(self) -> dict[str, Any]:
+        """What the fit kept (for ``metrics/encode.json``): method, width and the
+        fraction of the training variance the PCA components hold."""
+        return {
+            "method": self.method,
+            "n_qubits": self.n_qubits,
+            "n_features": self.n_components,
+            "pca_explained_variance": round(float(np.sum(self.explained_variance_ratio_)), 6),
+        }
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         flat = _flatten(_check_input(X, self.input_shape_))
@@ -129,6 +143,10 @@ class AmplitudeEncoder:
                 f"2^{self.n_qubits} = {self.n_components} amplitudes; use mode 'resize' or more qubits"
             )
         return self
+
+    def summary(self) -> dict[str, Any]:
+        """What the fit kept (for ``metrics/encode.json``): method and width."""
+        return {"method": self.method, "n_qubits": self.n_qubits, "n_features": self.n_components}
 
     def _resize(self, X: np.ndarray) -> np.ndarray:
         if X.ndim == 3 and self.n_qubits % 2 == 0:

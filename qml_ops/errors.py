@@ -32,6 +32,13 @@ class ModelError(QmlOpsError):
     exit_code = 1
 
 
+class ModelInputError(ModelError, ValueError):
+    """Features or labels a model cannot take (shape, NaN/inf, not two classes).
+
+    Also a ``ValueError``, as scikit-learn's tools expect of an estimator's input checks.
+    """
+
+
 class TrackingError(QmlOpsError):
     """MLflow tracking or registry problem (missing alias, unknown model)."""
 

@@ -3,15 +3,22 @@
 Exact accuracy uses ⟨Z⟩ from the simulator; finite-shot accuracy samples the
 read-out qubit ``shots`` times per sample (noiseless), over several seeds, and
 reports mean ± std: what a perfect QPU would give with that many shots.
+:func:`record_evaluation` puts the figures on the model's training run, its
+logged model and its registry version; the stage writes ``metrics/evaluate.json``
+and ``plots/evaluate/predictions.csv``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from qml_ops.model import QCNNClassifier, shot_predictions
+
+#: The exact and finite-shot figures that go on the run, the logged model and the version.
+SCALAR_METRICS = ("test_accuracy", "test_accuracy_shots_mean", "test_accuracy_shots_std")
 
 
 @dataclass
@@ -22,6 +29,7 @@ class Evaluation:
     confusion: np.ndarray
     expvals: np.ndarray
     predictions: np.ndarray
+    labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     extra: dict = field(default_factory=dict)
 
     @property
@@ -32,6 +40,24 @@ class Evaluation:
     def shots_std(self) -> float:
         return float(np.std(self.shot_accuracies))
 
+    def metrics(self, baselines: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The evaluate stage's metrics (``metrics/evaluate.json``), beside the baselines' test accuracy."""
+        return {
+            "test_accuracy": self.test_accuracy,
+            "test_accuracy_shots_mean": self.shots_mean,
+            "test_accuracy_shots_std": self.shots_std,
+            "shots": self.shots,
+            "shot_seeds": len(self.shot_accuracies),
+            "n_test": int(len(self.labels)),
+            "confusion_matrix": self.confusion.tolist(),
+            "baselines": {name: {"test_accuracy": b["test_accuracy"]} for name, b in (baselines or {}).items()},
+        }
+
+    def predictions_csv(self) -> str:
+        """``actual,predicted`` per test sample (DVC's confusion-matrix plot)."""
+        rows = ["actual,predicted"] + [f"{a},{p}" for a, p in zip(self.labels, self.predictions)]
+        return "\n".join(rows) + "\n"
+
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     matrix = np.zeros((2, 2), dtype=np.int64)
@@ -41,7 +67,8 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 
 
 def evaluate(model: QCNNClassifier, X: np.ndarray, y: np.ndarray, shots: int, n_seeds: int, seed: int = 0) -> Evaluation:
-    z = model.decision_function(X)
+    """Exact and finite-shot accuracy of ``model`` on encoded features ``X`` with 0/1 labels ``y``."""
+    z = model.expval(X)
     predictions = (z < 0).astype(np.int64)
     shot_acc = [float(np.mean(shot_predictions(z, shots, seed + k) == y)) for k in range(n_seeds)]
     return Evaluation(
@@ -51,4 +78,32 @@ def evaluate(model: QCNNClassifier, X: np.ndarray, y: np.ndarray, shots: int, n_
         confusion=confusion_matrix(y, predictions),
         expvals=z,
         predictions=predictions,
+        labels=np.asarray(y),
     )
+
+
+def record_evaluation(evaluation: Evaluation, metrics: dict[str, Any], registration, classes: list[str]) -> None:
+    """Log the evaluation on the model's training run (it stays finished), its logged
+    model and its registry version (``sim.*`` tags).
+
+    Args:
+        metrics: :meth:`Evaluation.metrics` (logged whole as ``evaluate.json``).
+        registration: the model's :class:`~qml_ops.tracking.ModelRegistration`.
+        classes: the class names (for the confusion-matrix figure).
+    """
+    from qml_ops import plots, tracking
+
+    scalar = {k: metrics[k] for k in SCALAR_METRICS}
+    baselines = {f"baseline_{n}_test_accuracy": b["test_accuracy"] for n, b in metrics["baselines"].items()}
+    figure = plots.confusion_matrix(evaluation.confusion, classes, "QCNN, test split (exact)")
+    try:
+        tracking.record_evaluation(
+            registration,
+            model_metrics=scalar,
+            run_metrics=baselines,
+            figures={"confusion_matrix.png": figure},
+            documents={"evaluate.json": metrics},
+            version_tags={f"sim.{k}": round(v, 6) for k, v in scalar.items()},
+        )
+    finally:
+        plots.close(figure)

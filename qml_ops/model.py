@@ -1,22 +1,26 @@
-"""The QCNN classifier, an estimator in the scikit-learn habit.
+"""The QCNN classifier: a scikit-learn estimator trained on the fast batched simulator.
 
-Hyper-parameters are stored on construction, learned state (``weights_``,
-``history_``) after :meth:`QCNNClassifier.fit`. Inputs are *encoded* features
-(what the ``encode`` stage writes); the registered MLflow model wraps this with
-the fitted encoder so it takes raw samples.
+It stores its hyper-parameters on construction (``get_params``/``set_params``
+and :func:`sklearn.base.clone` read them from the ``__init__`` signature) and
+its learned state after :meth:`QCNNClassifier.fit`: ``classes_``,
+``n_features_in_``, ``weights_``, ``history_``, ``best_epoch_``. Inputs are
+*encoded* features (what the ``encode`` stage writes); the registered MLflow
+model wraps this with the fitted encoder so it takes raw samples.
 
-Labels: class 0 ↔ ⟨Z⟩ = +1, class 1 ↔ ⟨Z⟩ = −1 on the read-out qubit, so
-P(class 1) = (1 − ⟨Z⟩)/2. Losses: ``mse`` on ±1 targets, or ``cross_entropy``
-on the read-out probabilities.
+Labels: the first class (``classes_[0]``) ↔ ⟨Z⟩ = +1, the second ↔ ⟨Z⟩ = −1 on
+the read-out qubit, so P(classes_[1]) = (1 − ⟨Z⟩)/2. :meth:`~QCNNClassifier.expval`
+gives ⟨Z⟩; :meth:`~QCNNClassifier.decision_function` follows scikit-learn's sign
+(positive → ``classes_[1]``), so it is −⟨Z⟩. Losses: ``mse`` on ±1 targets, or
+``cross_entropy`` on the read-out probabilities.
 
 Example:
     >>> clf = QCNNClassifier(n_qubits=4, ansatz=1, epochs=2)      # doctest: +SKIP
     >>> clf.fit(X_train, y_train).predict(X_test)                 # doctest: +SKIP
+    >>> sklearn.base.clone(clf).set_params(lr=0.05)               # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -25,18 +29,28 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from qml_ops.circuits.qcnn import QCNNSpec
-from qml_ops.errors import ModelError
+from qml_ops.errors import ModelError, ModelInputError
 
 #: Called after every epoch with (epoch, metrics); return True to stop early.
 EpochCallback = Callable[[int, dict[str, float]], Optional[bool]]
 
+#: The file a fitted model is saved as, inside its folder.
+MODEL_FILE = "model.json"
+FORMAT = 1
+#: Labels of models saved before ``classes`` was stored (always 0/1).
+_LEGACY_CLASSES = [0, 1]
 _DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
-HYPERPARAMS = (
-    "n_qubits", "ansatz", "encoding", "loss", "optimizer", "lr", "momentum", "batch_size", "epochs",
-    "patience", "seed", "device", "dtype", "threads",
-)
+_PREDICT_BATCH = 1024
+
+
+class ModelNotFittedError(ModelError, NotFittedError):
+    """A model used before :meth:`QCNNClassifier.fit` or :meth:`QCNNClassifier.load`."""
 
 
 @dataclass
@@ -64,12 +78,12 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class QCNNClassifier:
+class QCNNClassifier(ClassifierMixin, BaseEstimator):
     """A QCNN binary classifier trained on the fast batched simulator.
 
     Args:
         n_qubits: 4, 8 or 16.
-        ansatz: convolution ansatz 1–9 (FACTS §4; 9 is SU(4)).
+        ansatz: convolution ansatz 1–9 (Hur, Kim & Park 2022, Fig. 2; 9 is SU(4)).
         encoding: ``angle``, ``dense_angle`` or ``amplitude`` (must match the features).
         loss: ``mse`` (on ⟨Z⟩ vs ±1) or ``cross_entropy``.
         optimizer: ``adam`` or ``nesterov`` (SGD with Nesterov momentum, as in the paper).
@@ -79,6 +93,12 @@ class QCNNClassifier:
         seed: seeds the initial weights and the batch order.
         device: ``cpu``, ``cuda`` or ``auto``. dtype: ``complex64`` or ``complex128``.
         threads: torch intra-op threads (0: leave torch's default).
+
+    Example:
+        >>> from sklearn.base import clone
+        >>> clf = QCNNClassifier(n_qubits=4, ansatz=2)
+        >>> clone(clf).set_params(lr=0.05).get_params()["lr"]
+        0.05
     """
 
     def __init__(
@@ -113,12 +133,15 @@ class QCNNClassifier:
         self.dtype = dtype
         self.threads = threads
 
-    # -- helpers ---------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in HYPERPARAMS}
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # one read-out qubit: two classes
+        return tags
 
+    # -- helpers ---------------------------------------------------------------
     @property
     def spec(self) -> QCNNSpec:
+        """The circuit these hyper-parameters describe (raises ModelError for bad ones)."""
         return QCNNSpec(n_qubits=self.n_qubits, ansatz=self.ansatz, encoding=self.encoding)
 
     def _simulator(self):
@@ -128,17 +151,51 @@ class QCNNClassifier:
             raise ModelError(f"dtype {self.dtype!r} not supported; allowed: {sorted(_DTYPES)}")
         return BatchedSimulator(self.spec, device=resolve_device(self.device), dtype=_DTYPES[self.dtype])
 
-    def _check_features(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+    def _real_dtype(self) -> torch.dtype:
+        return torch.float64 if self.dtype == "complex128" else torch.float32
+
+    def _check_width(self, X: np.ndarray) -> np.ndarray:
         expected = self.spec.n_features
-        if X.ndim != 2 or X.shape[1] != expected:
-            raise ModelError(
+        if X.shape[1] != expected:
+            raise ModelInputError(
                 f"expected encoded features of shape (N, {expected}) for {self.encoding} encoding on "
-                f"{self.n_qubits} qubits, got {X.shape}"
+                f"{self.n_qubits} qubits, got {X.shape} (X has {X.shape[1]} feature(s))"
             )
-        if not np.all(np.isfinite(X)):
-            raise ModelError("features contain NaN or inf")
         return X
+
+    def _check_features(self, X: Any) -> np.ndarray:
+        """Features for a fitted model: scikit-learn's checks (against ``n_features_in_``), then the circuit's width."""
+        try:
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+        except ValueError as exc:
+            raise ModelInputError(str(exc)) from None
+        return self._check_width(X)
+
+    def _check_training_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Training features and labels: types, then two classes, then the circuit's width."""
+        try:
+            X, y = validate_data(self, X, y, reset=True, dtype=np.float64)
+            check_classification_targets(y)
+            kind = type_of_target(y, input_name="y")
+            if kind != "binary":
+                raise ValueError(f"Only binary classification is supported. The type of the target is {kind}.")
+        except ValueError as exc:
+            raise ModelInputError(str(exc)) from None
+        classes = np.unique(y)
+        if len(classes) != 2:
+            raise ModelInputError(
+                f"a QCNN is a binary classifier: y must hold exactly two classes, got {len(classes)} class(es) "
+                f"{classes.tolist()}"
+            )
+        return self._check_width(X), y
+
+    def _targets(self, y: Any) -> np.ndarray:
+        """0/1 targets (1 for ``classes_[1]``) of labels ``y``."""
+        y = np.asarray(y)
+        unknown = sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()))
+        if unknown:
+            raise ModelInputError(f"labels {unknown[:5]} are not among the classes seen in fit {self.classes_.tolist()}")
+        return (y == self.classes_[1]).astype(np.float64)
 
     def _loss(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.loss == "mse":
@@ -156,26 +213,36 @@ class QCNNClassifier:
         callback: EpochCallback | None = None,
         progress: bool = False,
     ) -> "QCNNClassifier":
-        """Train on encoded features ``X`` (N, n_features) and 0/1 labels ``y``.
+        """Train on encoded features ``X`` (N, n_features) and two-class labels ``y``.
+
+        Args:
+            X_val, y_val: a validation split: early stopping and the kept
+                weights follow its accuracy (else the training accuracy).
+            callback: called after every epoch (see :data:`EpochCallback`).
+            progress: show a progress bar.
+
+        Returns:
+            self, with ``classes_``, ``n_features_in_``, ``weights_``,
+            ``history_`` and ``best_epoch_`` set.
 
         Raises:
-            ModelError: bad shapes, or the loss became NaN/inf (diverged).
+            ModelInputError: bad shapes, NaN/inf, or not exactly two classes.
+            ModelError: bad hyper-parameters, or the loss became NaN/inf (diverged).
         """
         if self.threads:
             torch.set_num_threads(self.threads)
-        X = self._check_features(X)
-        y = np.asarray(y)
-        if set(np.unique(y).tolist()) - {0, 1}:
-            raise ModelError(f"labels must be 0/1, got {sorted(set(np.unique(y).tolist()))[:5]}")
+        X, y = self._check_training_data(X, y)
+        self.classes_ = np.unique(y)
+        targets = self._targets(y)
         has_val = X_val is not None and y_val is not None and len(y_val) > 0
         sim = self._simulator()
-        device = sim.device if hasattr(sim, "device") else torch.device("cpu")
-        real = torch.float64 if self.dtype == "complex128" else torch.float32
+        device = sim.device
+        real = self._real_dtype()
         Xt = torch.as_tensor(X, dtype=real, device=device)
-        yt = torch.as_tensor(y, dtype=real, device=device)
+        yt = torch.as_tensor(targets, dtype=real, device=device)
         if has_val:
             Xv = torch.as_tensor(self._check_features(X_val), dtype=real, device=device)
-            yv = torch.as_tensor(np.asarray(y_val), dtype=real, device=device)
+            yv = torch.as_tensor(self._targets(y_val), dtype=real, device=device)
 
         generator = torch.Generator().manual_seed(self.seed)
         init = torch.rand(self.spec.n_weights, generator=generator, dtype=torch.float64) * 2 * math.pi
@@ -244,67 +311,86 @@ class QCNNClassifier:
 
     # -- inference ---------------------------------------------------------------
     def _require_fitted(self) -> None:
-        if not hasattr(self, "weights_"):
-            raise ModelError("model is not fitted yet: call fit() or load()")
+        try:
+            check_is_fitted(self, ("weights_", "classes_"))
+        except NotFittedError:
+            raise ModelNotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit() or load()"
+            ) from None
 
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """⟨Z⟩ on the read-out qubit for each sample (exact expectation)."""
+    def expval(self, X: np.ndarray) -> np.ndarray:
+        """⟨Z⟩ on the read-out qubit for each sample (exact expectation, in [−1, 1])."""
         self._require_fitted()
         X = self._check_features(X)
         sim = self._simulator()
-        device = sim.device if hasattr(sim, "device") else torch.device("cpu")
-        real = torch.float64 if self.dtype == "complex128" else torch.float32
+        real = self._real_dtype()
         with torch.no_grad():
-            weights = torch.as_tensor(self.weights_, dtype=real, device=device)
+            weights = torch.as_tensor(self.weights_, dtype=real, device=sim.device)
             out = [
-                sim.expval(weights, torch.as_tensor(X[i : i + 1024], dtype=real, device=device))
-                for i in range(0, len(X), 1024)
+                sim.expval(weights, torch.as_tensor(X[i : i + _PREDICT_BATCH], dtype=real, device=sim.device))
+                for i in range(0, len(X), _PREDICT_BATCH)
             ]
         return torch.cat(out).detach().cpu().to(torch.float64).numpy() if out else np.zeros(0)
 
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """scikit-learn's score: positive → ``classes_[1]``; it is −⟨Z⟩ (see :meth:`expval`)."""
+        return -self.expval(X)
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        z = self.decision_function(X)
+        """``(N, 2)``: P(classes_[0]), P(classes_[1]) = (1 − ⟨Z⟩)/2 (the read-out's Born probabilities)."""
+        z = self.expval(X)
         p1 = np.clip((1.0 - z) / 2.0, 0.0, 1.0)
         return np.stack([1.0 - p1, p1], axis=1)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return (self.decision_function(X) < 0).astype(np.int64)
-
-    def score(self, X: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        """``classes_[1]`` where ⟨Z⟩ < 0, else ``classes_[0]``."""
+        positive = self.expval(X) < 0
+        return self.classes_[positive.astype(np.int64)]
 
     # -- persistence -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as JSON-able data (what ``model.json`` holds)."""
+        self._require_fitted()
+        return {
+            "format": FORMAT,
+            "hyperparameters": self.get_params(),
+            "spec": self.spec.to_dict(),
+            "classes": self.classes_.tolist(),
+            "weights": self.weights_.tolist(),
+            "best_epoch": self.best_epoch_,
+            "history": [r.__dict__ for r in self.history_],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "model") -> "QCNNClassifier":
+        """A fitted model from :meth:`to_dict` data (files saved before ``classes`` was kept load as 0/1)."""
+        model = cls(**data["hyperparameters"])
+        model.weights_ = np.asarray(data["weights"], dtype=np.float64)
+        model.classes_ = np.asarray(data.get("classes", _LEGACY_CLASSES))
+        model.n_features_in_ = model.spec.n_features
+        model.best_epoch_ = data.get("best_epoch", 0)
+        model.history_ = [EpochRecord(**r) for r in data.get("history", [])]
+        if len(model.weights_) != model.spec.n_weights:
+            raise ModelError(f"{source}: {len(model.weights_)} weights, the circuit needs {model.spec.n_weights}")
+        return model
+
     def save(self, folder: str | Path) -> None:
-        """Write ``model.json`` (hyper-parameters, circuit spec, weights, history)."""
+        """Write ``<folder>/model.json`` (atomically)."""
         from qml_ops import io
 
-        self._require_fitted()
-        io.write_json(
-            Path(folder) / "model.json",
-            {
-                "format": 1,
-                "hyperparameters": self.get_params(),
-                "spec": self.spec.to_dict(),
-                "weights": self.weights_.tolist(),
-                "best_epoch": self.best_epoch_,
-                "history": [r.__dict__ for r in self.history_],
-            },
-        )
+        io.write_json(Path(folder) / MODEL_FILE, self.to_dict())
 
     @classmethod
     def load(cls, folder: str | Path) -> "QCNNClassifier":
-        path = Path(folder) / "model.json"
+        """Read ``<folder>/model.json``."""
+        import json
+
+        path = Path(folder) / MODEL_FILE
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise ModelError(f"{path}: no trained model (run the train stage first)") from None
-        model = cls(**data["hyperparameters"])
-        model.weights_ = np.asarray(data["weights"], dtype=np.float64)
-        model.best_epoch_ = data.get("best_epoch", 0)
-        model.history_ = [EpochRecord(**r) for r in data.get("history", [])]
-        if len(model.weights_) != model.spec.n_weights:
-            raise ModelError(f"{path}: {len(model.weights_)} weights, the circuit needs {model.spec.n_weights}")
-        return model
+        return cls.from_dict(data, source=str(path))
 
 
 def _accuracy(z: torch.Tensor, y: torch.Tensor) -> float:

@@ -1,6 +1,10 @@
-"""Where things live: the project root and the paths the stages share.
+"""Where things live: the project root and every path the stages share.
 
-Paths are defined here once, so stage scripts, ``dvc.yaml`` and tests agree.
+Each path is defined here once, so the stage scripts in ``pipelines/`` and the
+tests agree (``dvc.yaml`` repeats them as literals; ``tests/test_project.py``
+checks that the two lists match). Library code returns objects; only the
+stages (and the CLI commands that stand in for them) write these paths.
+
 ``QML_OPS_PROJECT_ROOT`` (set by ``scripts/dvc``) pins the root, so that
 ``dvc exp run --temp``/``--queue`` (which run in a temporary copy) still
 write MLflow runs and Optuna studies into the real project.
@@ -13,13 +17,46 @@ from pathlib import Path
 
 ROOT_ENV = "QML_OPS_PROJECT_ROOT"
 
-PREPARED_DIR = Path("data/prepared")
-ENCODED_DIR = Path("data/encoded")
-ENCODER_FILE = Path("models/encoder/encoder.json")
-MODEL_DIR = Path("models/qcnn")
-METRICS_DIR = Path("metrics")
-PLOTS_DIR = Path("plots")
 SPLITS = ("train", "val", "test")
+
+# -- stage ``prepare`` ----------------------------------------------------------------
+PREPARED_DIR = Path("data/prepared")
+PREPARED_META = PREPARED_DIR / "meta.json"
+
+# -- stage ``encode`` -----------------------------------------------------------------
+ENCODED_DIR = Path("data/encoded")
+ENCODER_FILE = ENCODED_DIR / "encoder.json"
+
+# -- stage ``tune`` -------------------------------------------------------------------
+TUNED_PARAMS_FILE = Path("tune/best_params.json")
+
+# -- stage ``train`` ------------------------------------------------------------------
+MODEL_DIR = Path("models/qcnn")
+#: The registered MLflow model version of ``MODEL_DIR`` (written by ``train``, read by ``evaluate``).
+REGISTRATION_FILE = MODEL_DIR / "registry.json"
+
+# -- metrics and plots ----------------------------------------------------------------
+METRICS_DIR = Path("metrics")
+ENCODE_METRICS = METRICS_DIR / "encode.json"
+BASELINE_METRICS = METRICS_DIR / "baseline.json"
+TUNE_METRICS = METRICS_DIR / "tune.json"
+TRAIN_METRICS = METRICS_DIR / "train.json"
+EVALUATE_METRICS = METRICS_DIR / "evaluate.json"
+HARDWARE_METRICS = METRICS_DIR / "hardware.json"
+
+PLOTS_DIR = Path("plots")
+TRAIN_HISTORY_PLOT = PLOTS_DIR / "train" / "history.csv"
+EVALUATE_PREDICTIONS_PLOT = PLOTS_DIR / "evaluate" / "predictions.csv"
+HARDWARE_PLOTS_DIR = PLOTS_DIR / "hardware"
+
+# -- stores that are not DVC outputs (git-ignored, always in the real project root) ----
+MLFLOW_DIR = Path("mlruns")
+OPTUNA_DIR = Path("optuna")
+
+
+def split_file(folder: Path, split: str) -> Path:
+    """``<folder>/<split>.npz``, e.g. ``split_file(ENCODED_DIR, "train")``."""
+    return folder / f"{split}.npz"
 
 
 def find_root(start: Path | None = None) -> Path:

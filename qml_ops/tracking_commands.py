@@ -8,16 +8,10 @@ from qml_ops import tracking
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking.tracking_uri())
-    previous = None
-    try:
-        previous = tracking.resolve_alias(args.name, args.alias).version
-    except Exception:
-        pass
+    tracking.connect()
+    previous = tracking.alias_version(args.name, args.alias)
     tracking.set_alias(args.name, args.version, args.alias)
-    moved = f" (was version {previous})" if previous is not None and str(previous) != str(args.version) else ""
+    moved = f" (was version {previous})" if previous is not None and previous != str(args.version) else ""
     print(f"models:/{args.name}@{args.alias} -> version {args.version}{moved}")
     return 0
 

@@ -3,12 +3,15 @@
 :func:`model_from_params` turns the validated params (and, when
 ``train.use_tuned`` is set, the tuned best params) into a
 :class:`~qml_ops.model.QCNNClassifier`; :func:`train_and_register` fits it,
-logs the run and registers the model with alias ``candidate``.
+logs the run, registers the model with alias ``candidate`` and returns a
+:class:`TrainingResult`. It writes no stage output: the ``train`` stage saves
+the model, its registration, the metrics and the learning-curve table.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +22,6 @@ from qml_ops.config import Params
 from qml_ops.errors import ConfigError
 from qml_ops.model import QCNNClassifier
 
-TUNED_FILE = Path("tune/best_params.json")
-
 #: Tunable keys (as in ``tune/best_params.json``) → (section, field) in params.
 TUNABLE = {
     "ansatz": ("model", "ansatz"),
@@ -30,26 +31,29 @@ TUNABLE = {
     "batch_size": ("train", "batch_size"),
     "epochs": ("train", "epochs"),
 }
+#: Columns of the learning-curve table (``plots/train/history.csv``).
+HISTORY_COLUMNS = ("epoch", "loss", "train_accuracy", "val_accuracy", "val_loss")
 
 
 def apply_tuned(params: Params, tuned: dict[str, Any]) -> Params:
     """A copy of ``params`` with the tuned values applied (validated again)."""
     from qml_ops.config import parse_params
 
+    source = str(project.TUNED_PARAMS_FILE)
     data = params.model_dump()
     for key, value in tuned.items():
         if key not in TUNABLE:
-            raise ConfigError(f"{TUNED_FILE}: unknown tuned key {key!r}; allowed: {sorted(TUNABLE)}")
+            raise ConfigError(f"{source}: unknown tuned key {key!r}; allowed: {sorted(TUNABLE)}")
         section, field = TUNABLE[key]
         data[section][field] = value
-    return parse_params(data, source=str(TUNED_FILE))
+    return parse_params(data, source=source)
 
 
 def effective_params(params: Params, root: Path = Path(".")) -> tuple[Params, dict[str, Any]]:
     """Params with tuned values applied when ``train.use_tuned`` is true."""
     if not params.train.use_tuned:
         return params, {}
-    path = root / TUNED_FILE
+    path = root / project.TUNED_PARAMS_FILE
     if not path.exists():
         raise ConfigError(f"train.use_tuned = true but {path} does not exist (run the tune stage first)")
     tuned = io.read_json(path)
@@ -81,12 +85,12 @@ def history_rows(model: QCNNClassifier) -> list[dict[str, Any]]:
     return [record.__dict__ for record in model.history_]
 
 
-def write_history_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    columns = ["epoch", "loss", "train_accuracy", "val_accuracy", "val_loss"]
-    lines = [",".join(columns)]
+def history_csv(rows: list[dict[str, Any]]) -> str:
+    """The learning-curve table DVC plots (one row per epoch)."""
+    lines = [",".join(HISTORY_COLUMNS)]
     for row in rows:
-        lines.append(",".join("" if row.get(c) is None else f"{row[c]:.6g}" for c in columns))
-    io.write_text(path, "\n".join(lines) + "\n")
+        lines.append(",".join("" if row.get(c) is None else f"{row[c]:.6g}" for c in HISTORY_COLUMNS))
+    return "\n".join(lines) + "\n"
 
 
 def circuit_figure(model: QCNNClassifier):
@@ -95,22 +99,51 @@ def circuit_figure(model: QCNNClassifier):
     return draw(model.spec)
 
 
-def train_and_register(params: Params, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """Fit the QCNN, write ``models/qcnn`` and ``metrics/train.json``, log and register it."""
-    from qml_ops import plots
-    from qml_ops.training_data import class_names, load_prepared
+@dataclass
+class TrainingResult:
+    """A trained, logged and registered QCNN.
 
-    effective, tuned = effective_params(params)
+    Attributes:
+        model: the fitted classifier (the best epoch's weights).
+        metrics: the run's summary (``metrics/train.json``).
+        registration: the MLflow run, logged model and registry version.
+        tuned: the tuned params applied (empty if none).
+    """
+
+    model: QCNNClassifier
+    metrics: dict[str, Any]
+    registration: tracking.ModelRegistration
+    tuned: dict[str, Any]
+
+    def history_csv(self) -> str:
+        return history_csv(history_rows(self.model))
+
+
+def train_and_register(params: Params, splits: dict[str, tuple[np.ndarray, np.ndarray]],
+                       root: Path = Path(".")) -> TrainingResult:
+    """Fit the QCNN on ``splits`` (train, val), log the run and register the model.
+
+    Reads the fitted encoder, the class names and a few raw test samples (the
+    registered model's input example) from ``root``; writes nothing there but
+    the MLflow store.
+    """
+    from qml_ops import plots
+    from qml_ops.training_data import class_names, load_encoder, load_prepared
+
+    effective, tuned = effective_params(params, root)
     model = model_from_params(effective)
+    encoder, classes = load_encoder(root), class_names(root)
+    input_example = load_prepared("test", root)[0][:3]
     (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
     tracking.configure(params.tracking.experiment)
     tags = tracking.standard_tags("train")
     tags.update({"model.family": "qcnn", "model.ansatz": str(model.ansatz), "train.used_tuned": str(bool(tuned))})
-    with tracking.start_run("train-qcnn", tags=tags) as run:
+    with tracking.start_run("train-qcnn", tags=tags):
         tracking.log_params(effective.flat())
-        md5 = tags.get("dvc.md5.data/encoded", "unversioned")
-        tracking.log_dataset(X_train, y_train, "encoded-train", f"data/encoded/train.npz@{md5}", "training")
-        tracking.log_dataset(X_val, y_val, "encoded-val", f"data/encoded/val.npz@{md5}", "validation")
+        md5 = tags.get(f"dvc.md5.{project.ENCODED_DIR}", "unversioned")
+        for split, (X, y), context in (("train", splits["train"], "training"), ("val", splits["val"], "validation")):
+            source = f"{project.split_file(project.ENCODED_DIR, split)}@{md5}"
+            tracking.log_dataset(X, y, f"encoded-{split}", source, context)
         started = time.perf_counter()
         model.fit(
             X_train, y_train, X_val, y_val,
@@ -118,7 +151,6 @@ def train_and_register(params: Params, splits: dict[str, tuple[np.ndarray, np.nd
             progress=True,
         )
         wall = time.perf_counter() - started
-        model.save(project.MODEL_DIR)
         rows = history_rows(model)
         best = rows[model.best_epoch_ - 1]
         metrics = {
@@ -130,22 +162,15 @@ def train_and_register(params: Params, splits: dict[str, tuple[np.ndarray, np.nd
             "train_seconds": round(wall, 3),
         }
         tracking.log_metrics({f"final_{k}": v for k, v in metrics.items()})
-        write_history_csv(Path("plots/train/history.csv"), rows)
         for fig, name in ((plots.learning_curves(rows), "learning_curves.png"), (circuit_figure(model), "circuit.png")):
             tracking.log_figure(fig, name)
             plots.close(fig)
-        X_raw, _ = load_prepared("test")
-        registered = tracking.log_qcnn_model(
-            project.MODEL_DIR,
-            project.ENCODED_DIR / "encoder.json",
-            class_names(),
-            input_example=X_raw[:3],
+        registration = tracking.log_qcnn_model(
+            model, encoder, classes,
+            input_example=input_example,
+            experiment=params.tracking.experiment,
             registered_model=params.train.registered_model,
             version_tags={"sim.val_accuracy": round(metrics["val_accuracy"], 6), "qml_ops.stage": "train"},
         )
-        tracking.log_metrics({"sim_val_accuracy": metrics["val_accuracy"]}, model_id=registered["model_id"])
-        registered["run_id"] = run.info.run_id
-        registered["experiment"] = params.tracking.experiment
-    io.write_json(project.MODEL_DIR / "registry.json", registered)
-    io.write_json(project.METRICS_DIR / "train.json", metrics)
-    return {**metrics, **registered}
+        tracking.log_metrics({"sim_val_accuracy": metrics["val_accuracy"]}, model_id=registration.model_id)
+    return TrainingResult(model=model, metrics=metrics, registration=registration, tuned=tuned)

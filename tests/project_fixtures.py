@@ -50,3 +50,22 @@ def use_project(monkeypatch, root: Path) -> None:
     monkeypatch.chdir(root)
     monkeypatch.setenv("QML_OPS_PROJECT_ROOT", str(root))
     os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def run_stage_main(name: str, params_path: str = "params.yaml") -> None:
+    """Run ``pipelines/<name>.py``'s ``main`` in this process (in the working directory),
+    as ``python pipelines/<name>.py`` would, but with errors raised, not printed."""
+    import importlib.util
+
+    from qml_ops.config import load_params
+
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "pipelines" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(load_params(params_path))
+
+
+def files_under(root: Path, ignore: tuple[str, ...] = ()) -> set[str]:
+    """Every file below ``root`` (relative paths), except under the ``ignore`` folders."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*")
+            if p.is_file() and not p.relative_to(root).as_posix().startswith(ignore)}

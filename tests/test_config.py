@@ -110,3 +110,21 @@ def test_console_script_exit_code_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "encode.n_qubits = 'three'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_qubit_counts_ansatz_ids_and_encodings_come_from_the_circuit():
+    from qml_ops import config
+    from qml_ops.circuits.ansatz import CONV_ANSATZE
+    from qml_ops.circuits.qcnn import ENCODINGS, N_QUBITS, QCNNSpec
+
+    assert config.QUBIT_COUNTS is N_QUBITS and config.ANSATZ_IDS == tuple(sorted(CONV_ANSATZE))
+    assert parse_params({}).tune.space.ansatz == sorted(CONV_ANSATZE)
+    for ansatz in CONV_ANSATZE:
+        assert parse_params({"model": {"ansatz": ansatz}}).model.ansatz == ansatz
+    for n_qubits in N_QUBITS:
+        for method in ENCODINGS:
+            if method != "amplitude" or n_qubits < 16:
+                encode = parse_params({"encode": {"n_qubits": n_qubits, "method": method}}).encode
+                assert encode.n_features() == QCNNSpec(n_qubits, 1, method).n_features
+    with pytest.raises(ConfigError, match=r"model.ansatz = 0: .*greater than or equal to 1"):
+        parse_params({"model": {"ansatz": 0}})

@@ -65,3 +65,24 @@ def test_wrong_shape_and_too_many_components(images):
         enc.transform(np.zeros((2, 5)))
     with pytest.raises(DataError, match="needs 16 PCA components, but the training split has 10 samples"):
         AngleEncoder(8, dense=True).fit(images[:10])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")  # sklearn's PCA on constant data
+def test_explained_variance_matches_sklearn_and_the_old_stage_formula(images):
+    from sklearn.decomposition import PCA
+
+    enc = AngleEncoder(4).fit(images)
+    pca = PCA(4, svd_solver="full").fit(images.reshape(60, -1))
+    assert np.allclose(enc.explained_variance_ratio_, pca.explained_variance_ratio_, atol=1e-12)
+    # what pipelines/encode.py computed before the encoder kept it
+    flat = images.reshape(60, -1)
+    total = float(np.var(flat - enc.mean_, axis=0).sum())
+    kept = float(np.var((flat - enc.mean_) @ enc.components_.T, axis=0).sum())
+    summary = enc.summary()
+    assert summary == {"method": "angle", "n_qubits": 4, "n_features": 4,
+                       "pca_explained_variance": round(kept / total, 6)}
+    assert 0 < summary["pca_explained_variance"] < 1
+    constant = AngleEncoder(2).fit(np.ones((10, 8)))
+    assert constant.summary()["pca_explained_variance"] == 1.0
+    assert AmplitudeEncoder(4, "pad").fit(images.reshape(60, -1)[:, :16]).summary() == {
+        "method": "amplitude", "n_qubits": 4, "n_features": 16}

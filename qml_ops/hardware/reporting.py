@@ -154,7 +154,7 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
           f"(ansatz {model.ansatz}, {model.n_qubits} qubits, {model.encoding})")
     X_raw, y = validation_samples(hw.n_samples)
     features = encoder.transform(X_raw)
-    z_sim = model.decision_function(features)
+    z_sim = model.expval(features)
     run_key = f"{name}-v{version.version}-{hw.n_samples}x{hw.shots}"
     options = BackendOptions(seed=hw.seed, qpu=qpu_settings(params, run_key, str(version.version)))
     results: list[DeviceResult] = []

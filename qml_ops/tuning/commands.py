@@ -1,4 +1,9 @@
-"""``qml-ops tune``: run a study locally; ``qml-ops tune worker``: join one."""
+"""``qml-ops tune``: run a study locally; ``qml-ops tune worker``: join one.
+
+``qml-ops tune`` stands in for the ``tune`` stage outside DVC: like it, it
+writes ``tune/best_params.json`` and ``metrics/tune.json`` (where a job script
+reads the study name for its workers).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ from qml_ops.config import DEFAULT_PARAMS, load_params
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from qml_ops.tuning.runner import run_study
+    from qml_ops import io, project
+    from qml_ops.tuning.runner import best_params_document, run_study
 
     params = load_params(args.params)
     summary = run_study(params, args.params, workers=args.workers)
+    io.write_json(project.TUNED_PARAMS_FILE, best_params_document(summary))
+    io.write_json(project.TUNE_METRICS, summary)
     print(f"tune: best {summary['best_value']:.4f} (trial {summary['best_trial']}): {summary['best_params']}")
     return 0
 

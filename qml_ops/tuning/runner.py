@@ -4,6 +4,9 @@ The parent creates the storage schema, the MLflow experiment, the study and
 its parent run *once*, then starts the workers (``qml-ops tune worker``), so
 workers never race to create them. Each worker runs trials until the study
 holds ``tune.n_trials`` counted trials.
+
+:func:`run_study` returns the study's summary; the entry points (the ``tune``
+stage, ``qml-ops tune``) write it and :func:`best_params_document`.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-from qml_ops import io, project
 from qml_ops.config import Params
 from qml_ops.errors import QmlOpsError
 from qml_ops.training_data import load_encoded
@@ -24,8 +25,6 @@ from qml_ops.tuning.study import (
 )
 
 STORAGE_ENV = "QML_OPS_TUNE_STORAGE"  # passes an RDB URL (maybe with a password) to workers, not argv
-BEST_PARAMS_FILE = Path("tune/best_params.json")
-METRICS_FILE = project.METRICS_DIR / "tune.json"
 
 
 def study_ref(params: Params, splits: dict) -> StudyRef:
@@ -35,7 +34,12 @@ def study_ref(params: Params, splits: dict) -> StudyRef:
 
 def run_study(params: Params, params_path: str = "params.yaml", workers: int | None = None,
               progress: bool = True) -> dict[str, Any]:
-    """Create or resume the study, run it to ``tune.n_trials``, write the outputs."""
+    """Create or resume the study, run it to ``tune.n_trials``; returns its summary
+    (:func:`~qml_ops.tuning.study.summarise`: counts, best trial and params, MLflow run).
+
+    Raises:
+        QmlOpsError: the study has no completed trial (nothing to tune from).
+    """
     tune = params.tune
     splits = load_encoded()
     ref = study_ref(params, splits)
@@ -55,10 +59,12 @@ def run_study(params: Params, params_path: str = "params.yaml", workers: int | N
     if summary["best_params"] is None:
         raise QmlOpsError(f"tune: study {ref.name!r} has no completed trial ({summary['n_failed']} failed, "
                           f"{summary['n_pruned']} pruned); see the failed runs in MLflow")
-    io.write_json(BEST_PARAMS_FILE, {"study": ref.name, "best_value": summary["best_value"],
-                                     "best_params": summary["best_params"]})
-    io.write_json(METRICS_FILE, summary)
     return summary
+
+
+def best_params_document(summary: dict[str, Any]) -> dict[str, Any]:
+    """What ``train.use_tuned`` reads (``tune/best_params.json``): the study, its best value and params."""
+    return {"study": summary["study"], "best_value": summary["best_value"], "best_params": summary["best_params"]}
 
 
 def spawn_workers(ref: StudyRef, params_path: str, workers: int, timeout_s: float | None) -> None:

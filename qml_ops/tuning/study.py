@@ -15,33 +15,39 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import json
 import math
+import os
 import re
 import socket
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import warnings
+from typing import Any, Iterator
 
 import numpy as np
 import optuna
 
-# heartbeats and the matplotlib plots are marked experimental; they are what we want
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
 from qml_ops import tracking
 from qml_ops.config import Params, TuneParams
 from qml_ops.errors import ConfigError, ModelError
-from qml_ops.project import find_root
+from qml_ops.project import OPTUNA_DIR, find_root
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 PARENT_ATTR = "mlflow_parent_run_id"
 EXPERIMENT_ATTR = "mlflow_experiment"
 HEARTBEAT_ENV = "QML_OPS_TUNE_HEARTBEAT_S"  # seconds between trial heartbeats (default 10)
+
+
+@contextmanager
+def experimental_features() -> Iterator[None]:
+    """Heartbeats and the matplotlib plots are marked experimental in Optuna; they are
+    what we want, so their warnings are silenced (only around those calls)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 @dataclass
@@ -64,7 +70,7 @@ def study_name(params: Params, train_X: np.ndarray) -> str:
 def storage_url(tune: TuneParams, name: str, root: Path | None = None) -> str:
     if tune.storage:
         return tune.storage
-    folder = (root or find_root()) / "optuna"
+    folder = (root or find_root()) / OPTUNA_DIR
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(folder / f'{name}.db').resolve()}"
 
@@ -85,10 +91,11 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         engine_kwargs = {"pool_pre_ping": True}
     heartbeat = int(os.environ.get(HEARTBEAT_ENV, "10"))
     try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None),
-        )
+        with experimental_features():
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None),
+            )
     except Exception as exc:  # sqlalchemy OperationalError, missing driver, ...
         raise ConfigError(f"tune.storage = {redact(url)!r}: cannot open the study storage ({str(exc).splitlines()[0]})") from None
 
@@ -253,15 +260,16 @@ def run_worker(params: Params, ref: StudyRef, splits: dict, n_trials: int, timeo
     remaining = n_trials - n_finished(study)
     if remaining <= 0:
         return
-    study.optimize(
-        objective,
-        n_trials=remaining,
-        timeout=timeout_s,
-        catch=(ModelError, ValueError, RuntimeError, FloatingPointError),
-        callbacks=[StopAtBudget(n_trials)],
-        show_progress_bar=progress,
-        gc_after_trial=False,
-    )
+    with experimental_features():  # stale-trial checks run with every trial
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=timeout_s,
+            catch=(ModelError, ValueError, RuntimeError, FloatingPointError),
+            callbacks=[StopAtBudget(n_trials)],
+            show_progress_bar=progress,
+            gc_after_trial=False,
+        )
 
 
 def _rank(trial: optuna.trial.FrozenTrial) -> tuple[float, float]:
@@ -311,7 +319,8 @@ def log_study_summary(study: optuna.Study, summary: dict[str, Any]) -> None:
             figures.append(("param_importances.png", ovm.plot_param_importances))
         for name, plot in figures:
             try:
-                ax = plot(study)
+                with experimental_features():
+                    ax = plot(study)
             except (ValueError, RuntimeError) as exc:  # e.g. one distinct value per param
                 print(f"tune: skipped {name}: {exc}")
                 continue

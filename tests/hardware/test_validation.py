@@ -67,7 +67,7 @@ def trained_project(tmp_path, monkeypatch):
     use_project(monkeypatch, root)
     params = load_params("params.yaml")
     result = train_and_register(params, load_encoded())
-    return root, result
+    return root, result.registration.to_dict()
 
 
 def test_compare_and_judge_by_hand():

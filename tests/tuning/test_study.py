@@ -13,9 +13,9 @@ from qml_ops import io, tracking
 from qml_ops.config import load_params
 from qml_ops.model import QCNNClassifier
 from qml_ops.training_data import load_encoded
-from qml_ops.tuning.runner import run_study, study_ref
+from qml_ops.tuning.runner import best_params_document, run_study, study_ref
 from qml_ops.tuning.study import create_or_load, n_finished, redact
-from project_fixtures import make_project, use_project
+from project_fixtures import files_under, make_project, run_stage_main, use_project
 
 
 def child_runs(parent_run_id: str, experiment: str = "test"):
@@ -33,7 +33,8 @@ def project(tmp_path, monkeypatch):
 
 def test_study_runs_trials_as_nested_runs_and_resumes(project):
     params = load_params("params.yaml")
-    summary = run_study(params, progress=False)
+    run_stage_main("tune")  # the stage writes what the library returns
+    summary = io.read_json(project / "metrics/tune.json")
     assert summary["n_trials"] == 3 and summary["n_finished"] == 3
     assert summary["n_complete"] + summary["n_pruned"] + summary["n_failed"] == 3
     assert set(summary["best_params"]) == {"ansatz", "lr", "batch_size", "epochs", "optimizer", "loss"}
@@ -63,8 +64,14 @@ def test_study_runs_trials_as_nested_runs_and_resumes(project):
 
     # re-running continues the same study up to the new total, under the same parent run
     params = params.model_copy(update={"tune": params.tune.model_copy(update={"n_trials": 5})})
+    before = files_under(project, ignore=("mlruns/", "optuna/"))
     again = run_study(params, progress=False)
     assert again["study"] == summary["study"] and again["n_finished"] == 5
+    # the library wrote no stage output: only the study and MLflow stores changed
+    assert files_under(project, ignore=("mlruns/", "optuna/")) == before
+    assert io.read_json(project / "metrics/tune.json")["n_finished"] == 3
+    assert best_params_document(again) == {"study": again["study"], "best_value": again["best_value"],
+                                           "best_params": again["best_params"]}
     assert again["mlflow_parent_run_id"] == summary["mlflow_parent_run_id"]
     assert len(child_runs(summary["mlflow_parent_run_id"])) == 5
     # and with the budget reached, a re-run adds nothing

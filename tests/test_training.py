@@ -1,28 +1,23 @@
-"""train → MLflow (SQLite) → registry alias → a fresh process loads models:/qcnn@candidate."""
+"""train → MLflow (SQLite) → registry alias; the library returns, the train stage writes."""
 
-import json
-import subprocess
-import sys
-
-import numpy as np
 import pytest
 
 from qml_ops import io, tracking
 from qml_ops.config import load_params
 from qml_ops.errors import ConfigError, ModelError, TrackingError
 from qml_ops.model import QCNNClassifier
-from qml_ops.training import apply_tuned, effective_params, train_and_register
-from qml_ops.training_data import load_encoded, load_prepared
-from project_fixtures import make_project, use_project
+from qml_ops.training import TrainingResult, apply_tuned, effective_params, train_and_register
+from qml_ops.training_data import load_encoded
+from project_fixtures import files_under, make_project, run_stage_main, use_project
 
 
 @pytest.fixture
 def trained(tmp_path, monkeypatch):
+    """The train stage, run in a small project; its registration (``models/qcnn/registry.json``)."""
     root = make_project(tmp_path / "proj")
     use_project(monkeypatch, root)
-    params = load_params("params.yaml")
-    result = train_and_register(params, load_encoded())
-    return root, params, result
+    run_stage_main("train")
+    return root, load_params("params.yaml"), io.read_json(root / "models/qcnn/registry.json")
 
 
 def test_train_logs_run_and_registers_candidate(trained):
@@ -44,38 +39,23 @@ def test_train_logs_run_and_registers_candidate(trained):
     train_json = io.read_json(root / "metrics/train.json")
     assert train_json["n_weights"] == 2 * 2 + 4  # ansatz 2 (2 params) on 4 qubits: 2 layers
     assert (root / "plots/train/history.csv").read_text().startswith("epoch,loss,train_accuracy")
+    # the stage saved the model it registered
+    assert result["model_id"] == tracking.version_model_id(version) and result["experiment"] == "test"
+    assert QCNNClassifier.load(root / "models/qcnn").spec.n_weights == train_json["n_weights"]
 
 
-def test_fresh_process_loads_candidate_and_predicts_raw_images(trained):
-    root, params, result = trained
-    X_raw, y = load_prepared("test")
-    np.save(root / "raw.npy", X_raw)
-    script = (
-        "import mlflow, numpy as np, json, sys\n"
-        f"mlflow.set_tracking_uri({tracking.tracking_uri(root)!r})\n"
-        "m = mlflow.pyfunc.load_model('models:/qcnn@candidate')\n"
-        "X = np.load('raw.npy')\n"
-        "print(json.dumps({'labels': np.asarray(m.predict(X)).tolist(),"
-        " 'classes': list(map(str, m.predict(X, params={'output': 'class'}))),"
-        " 'proba': np.asarray(m.predict(X, params={'output': 'proba'})).tolist()}))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    local = QCNNClassifier.load(root / "models/qcnn")
-    expected = local.predict(load_encoded()["test"][0])
-    assert out["labels"] == expected.tolist()
-    assert out["classes"] == [["0", "1"][i] for i in expected]
-    assert np.allclose(out["proba"], local.predict_proba(load_encoded()["test"][0])[:, 1])
-
-
-def test_pyfunc_rejects_wrong_shape(trained):
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking.tracking_uri())
-    model = mlflow.pyfunc.load_model("models:/qcnn@candidate")
-    with pytest.raises(Exception, match=r"(?i)shape"):
-        model.predict(np.zeros((2, 5, 5)))
+def test_training_library_returns_and_writes_nothing(tmp_path, monkeypatch):
+    """train_and_register logs to MLflow and returns; the stage writes the DVC outputs."""
+    root = make_project(tmp_path / "proj")
+    use_project(monkeypatch, root)
+    before = files_under(root)
+    result = train_and_register(load_params("params.yaml"), load_encoded())
+    assert files_under(root, ignore=("mlruns/",)) == before, "the library wrote a file outside MLflow's store"
+    assert isinstance(result, TrainingResult) and result.registration.version == "1"
+    assert result.metrics["epochs_run"] == 4 and result.model.best_epoch_ == result.metrics["best_epoch"]
+    assert result.history_csv().splitlines()[0] == "epoch,loss,train_accuracy,val_accuracy,val_loss"
+    assert len(result.history_csv().splitlines()) == 1 + 4
+    assert tracking.client().get_run(result.registration.run_id).info.status == "FINISHED"
 
 
 def test_diverged_training_is_a_failed_run_and_registers_nothing(tmp_path, monkeypatch):
@@ -91,6 +71,7 @@ def test_diverged_training_is_a_failed_run_and_registers_nothing(tmp_path, monke
     assert client.search_registered_models() == []
     with pytest.raises(TrackingError, match=r"no model version at models:/qcnn@candidate"):
         tracking.resolve_alias("qcnn", "candidate")
+    assert not (root / "models").exists() and not (root / "metrics").exists()
 
 
 def test_tuned_params_are_applied_and_validated(tmp_path, monkeypatch):
@@ -105,10 +86,5 @@ def test_tuned_params_are_applied_and_validated(tmp_path, monkeypatch):
     assert effective.model.ansatz == 5 and effective.train.lr == 0.02 and tuned["ansatz"] == 5
     with pytest.raises(ConfigError, match=r"model.ansatz = 12"):
         apply_tuned(params, {"ansatz": 12})
-
-
-def test_tracking_uri_is_absolute_and_env_overrides(tmp_path, monkeypatch):
-    monkeypatch.setenv("QML_OPS_PROJECT_ROOT", str(tmp_path))
-    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
-    assert tracking.tracking_uri() == "http://mlflow.example:5000"
+    with pytest.raises(ConfigError, match=r"tune/best_params.json: unknown tuned key 'momentum'"):
+        apply_tuned(params, {"momentum": 0.5})

@@ -1,0 +1,76 @@
+"""MLflow tracking and registry: the only package that imports ``mlflow``.
+
+One job per module:
+
+* :mod:`~qml_ops.tracking.runs`: the store (tracking URI), experiments, the
+  standard tags, runs and what they log (params, metrics, figures, dicts,
+  datasets).
+* :mod:`~qml_ops.tracking.registry`: registered versions, aliases, version
+  tags, downloads, and results recorded on a trained model's run, logged model
+  and version.
+* :mod:`~qml_ops.tracking.pyfunc`: the QCNN as an MLflow pyfunc model, logged
+  with models-from-code (:mod:`~qml_ops.tracking.pyfunc_entry`).
+
+Importing this package does not import ``mlflow``; the pyfunc names
+(:class:`QCNNPyfuncModel`, :func:`log_qcnn_model`) load it on first use.
+``qml_ops.tracking.QCNNPyfuncModel`` is also the name under which model
+versions logged before models-from-code pickled the class: it must stay.
+
+Example:
+    >>> from qml_ops import tracking
+    >>> tracking.configure("qml-ops")                                      # doctest: +SKIP
+    >>> tracking.resolve_alias("qcnn", tracking.CANDIDATE_ALIAS).version     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qml_ops.tracking.registry import (
+    CANDIDATE_ALIAS,
+    ModelRegistration,
+    alias_version,
+    download_registered_model,
+    record_evaluation,
+    resolve_alias,
+    set_alias,
+    set_model_version_tags,
+    version_model_id,
+)
+from qml_ops.tracking.runs import (
+    TRACKING_ENV,
+    active_run_id,
+    client,
+    configure,
+    connect,
+    default_tracking_uri,
+    log_artifact,
+    log_dataset,
+    log_dict,
+    log_figure,
+    log_metrics,
+    log_params,
+    set_tags,
+    standard_tags,
+    start_run,
+    tracking_uri,
+)
+
+#: Names served lazily from :mod:`qml_ops.tracking.pyfunc` (it imports ``mlflow.pyfunc``).
+_PYFUNC_NAMES = ("QCNNPyfuncModel", "log_qcnn_model")
+
+__all__ = [
+    "CANDIDATE_ALIAS", "ModelRegistration", "QCNNPyfuncModel", "TRACKING_ENV", "active_run_id", "alias_version",
+    "client", "configure", "connect", "default_tracking_uri", "download_registered_model", "log_artifact",
+    "log_dataset", "log_dict", "log_figure", "log_metrics", "log_params", "log_qcnn_model", "record_evaluation",
+    "resolve_alias", "set_alias", "set_model_version_tags", "set_tags", "standard_tags", "start_run",
+    "tracking_uri", "version_model_id",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PYFUNC_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module("qml_ops.tracking.pyfunc"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,187 @@
+"""Runs: where the MLflow store is, which experiment, and what a run records.
+
+* Tracking URI: ``$MLFLOW_TRACKING_URI`` if set, else SQLite at
+  ``<project>/mlruns/mlflow.db`` with artifacts under ``<project>/mlruns/artifacts``
+  (absolute paths: runs made in ``dvc exp run --temp`` copies land in the real
+  project, see :func:`qml_ops.project.find_root`).
+* Every stage run is tagged with the git commit, the qml_ops version and the
+  DVC md5 of the data it read (:func:`standard_tags`); params are logged as
+  flat dotted keys.
+
+Example:
+    >>> configure("qml-ops")                                   # doctest: +SKIP
+    >>> with start_run("train-qcnn", tags=standard_tags("train")):
+    ...     log_params({"train.lr": 0.01}); log_metrics({"loss": 0.3}, step=1)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from qml_ops import __version__
+from qml_ops.errors import TrackingError
+from qml_ops.lineage import dvc_md5_or_none, git_commit
+from qml_ops.project import ENCODED_DIR, MLFLOW_DIR, find_root
+
+TRACKING_ENV = "MLFLOW_TRACKING_URI"
+#: MLflow caps one ``log_params`` batch at 100 params.
+_PARAMS_PER_BATCH = 90
+
+
+def default_tracking_uri(root: Path | None = None) -> str:
+    root = root or find_root()
+    return f"sqlite:///{(root / MLFLOW_DIR / 'mlflow.db').resolve()}"
+
+
+def tracking_uri(root: Path | None = None) -> str:
+    """``$MLFLOW_TRACKING_URI``, else the project's SQLite store."""
+    return os.environ.get(TRACKING_ENV) or default_tracking_uri(root)
+
+
+def connect(root: Path | None = None) -> str:
+    """Point MLflow at the project store (creating the SQLite folder); returns the URI."""
+    import mlflow
+
+    uri = tracking_uri(root)
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def configure(experiment: str, root: Path | None = None) -> str:
+    """Point MLflow at the project store and select (or create) ``experiment``.
+
+    Returns the experiment id.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    root = root or find_root()
+    connect(root)
+    existing = mlflow.get_experiment_by_name(experiment)
+    if existing is None:
+        location = None
+        if not os.environ.get(TRACKING_ENV):
+            location = (root / MLFLOW_DIR / "artifacts" / experiment).resolve().as_uri()
+        try:
+            experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+        except MlflowException:  # created concurrently by another worker
+            existing = mlflow.get_experiment_by_name(experiment)
+            if existing is None:
+                raise
+            experiment_id = existing.experiment_id
+    else:
+        experiment_id = existing.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def standard_tags(stage: str, data_outputs: tuple[str, ...] = (str(ENCODED_DIR),), root: Path | None = None) -> dict[str, str]:
+    """Tags every run carries: stage, git commit, qml_ops version, DVC md5s of ``data_outputs``."""
+    root = root or Path.cwd()
+    tags = {"qml_ops.stage": stage, "qml_ops.version": __version__}
+    commit = git_commit(root)
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    for output in data_outputs:
+        md5 = dvc_md5_or_none(output, root / "dvc.lock")
+        if md5:
+            tags[f"dvc.md5.{output}"] = md5
+    exp_name = os.environ.get("DVC_EXP_NAME")
+    if exp_name:
+        tags["dvc.exp_name"] = exp_name
+    return tags
+
+
+@contextmanager
+def start_run(run_name: str, tags: dict[str, str] | None = None, parent_run_id: str | None = None,
+              run_id: str | None = None) -> Iterator[Any]:
+    """A run (new, nested under ``parent_run_id``, or the existing ``run_id`` resumed)
+    that ends FAILED, not FINISHED, if the body raises."""
+    import mlflow
+
+    with mlflow.start_run(run_name=None if run_id else run_name, tags=tags, parent_run_id=parent_run_id,
+                          run_id=run_id, nested=parent_run_id is not None) as run:
+        yield run
+
+
+def active_run_id() -> str:
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        raise TrackingError("no active MLflow run")
+    return run.info.run_id
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log params to the active run (``None`` as ``"null"``), in batches MLflow accepts."""
+    import mlflow
+
+    items = [(k, "null" if v is None else v) for k, v in params.items()]
+    for i in range(0, len(items), _PARAMS_PER_BATCH):
+        mlflow.log_params(dict(items[i : i + _PARAMS_PER_BATCH]))
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None, model_id: str | None = None,
+                run_id: str | None = None) -> None:
+    """Log finite metrics to the active run, or to ``run_id`` (a finished run stays finished),
+    and to the logged model ``model_id`` if given."""
+    import mlflow
+
+    finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+    if finite:
+        mlflow.log_metrics(finite, step=step, model_id=model_id, run_id=run_id)
+
+
+def log_figure(figure: Any, name: str, run_id: str | None = None) -> None:
+    import mlflow
+
+    if run_id:
+        client().log_figure(run_id, figure, name)
+    else:
+        mlflow.log_figure(figure, name)
+
+
+def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
+    import mlflow
+
+    mlflow.log_artifact(str(path), artifact_path=artifact_path)
+
+
+def log_dict(data: dict, name: str, run_id: str | None = None) -> None:
+    import mlflow
+
+    mlflow.log_dict(data, name, run_id=run_id)
+
+
+def log_dataset(X: np.ndarray, y: np.ndarray, name: str, source: str, context: str) -> None:
+    """Record a dataset as an input of the active run (MLflow dataset lineage)."""
+    import mlflow
+    import mlflow.data
+
+    with warnings.catch_warnings():
+        # the source is a plain project path, which MLflow could also read as a URI: that is fine
+        warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
+        dataset = mlflow.data.from_numpy(features=np.asarray(X), targets=np.asarray(y), source=source, name=name)
+    mlflow.log_input(dataset, context=context)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    import mlflow
+
+    mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+def client():
+    """An ``MlflowClient`` on the current tracking URI."""
+    from mlflow import MlflowClient
+
+    return MlflowClient()
