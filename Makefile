@@ -37,6 +37,7 @@ $(DVC_ENV)/.installed:
 	@touch $@
 
 run: env
+	@$(VENV)/bin/qml-ops params check   # every params error at once, before any stage runs
 	@scripts/dvc repro
 	@echo
 	@echo "Results:"

@@ -17,11 +17,12 @@ from pathlib import Path
 from qml_ops import io, plots, project
 from qml_ops.config import Params
 from qml_ops.hardware import reporting
+from qml_ops.hardware.params_check import check_hardware_params
 from qml_ops.hardware.validation import estimates, gate_decision
 from qml_ops.stage import run_stage
 
-METRICS = project.METRICS_DIR / "hardware.json"
-PLOTS = project.PLOTS_DIR / "hardware"
+METRICS = project.HARDWARE_METRICS
+PLOTS = project.HARDWARE_PLOTS_DIR
 
 
 def main(params: Params) -> None:
@@ -48,4 +49,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("hardware", main))
+    sys.exit(run_stage("hardware", main, checks=(check_hardware_params,)))

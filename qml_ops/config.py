@@ -15,8 +15,9 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -269,14 +270,10 @@ class HardwareParams(_Section):
         return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
 
     @model_validator(mode="after")
-    def _known_devices(self) -> "HardwareParams":
-        from qml_ops.hardware.devices import DEVICES
-
-        known = sorted(DEVICES)
-        for key, ids in (("hardware.devices", self.devices), ("hardware.prices", list(self.prices))):
-            for device_id in ids:
-                if device_id not in DEVICES:
-                    raise _ComboError(key, ids, f"unknown device {device_id!r}; known devices: {', '.join(known)}")
+    def _combinations(self) -> "HardwareParams":
+        # Checks against the device catalogue (unknown or retired devices, shot ranges) live
+        # with the catalogue, in qml_ops.hardware.params_check, so that no stage but
+        # `hardware` depends on it; `qml-ops params check` and the hardware stage run them.
         if len(set(self.devices)) != len(self.devices):
             raise _ComboError("hardware.devices", self.devices, "a device is listed twice")
         if "local" in self.devices:
@@ -285,20 +282,6 @@ class HardwareParams(_Section):
                 "'local' is the noiseless simulator: every device's sim_accuracy and sim_shot_accuracy are its "
                 "figures already; list QPUs (their calibrated emulators run offline)",
             )
-        for device_id in self.devices:
-            device = DEVICES[device_id]
-            if device.successor and device.status == "RETIRED":
-                raise _ComboError("hardware.devices", self.devices, 
-                    f"device {device_id!r} is retired (since {device.retired_on}); use its successor "
-                    f"{device.successor!r}"
-                )
-            if self.mode != "off" and device.is_qpu:
-                upper = device.max_shots
-                if self.shots < device.min_shots or (upper is not None and self.shots > upper):
-                    raise _ComboError(
-                        "hardware.shots", self.shots,
-                        f"{device_id} accepts {device.shots_range_text} shots per task",
-                    )
         if self.mode == "qpu" and not self.s3_bucket:
             raise _ComboError("hardware.s3_bucket", None, "mode 'qpu' needs an S3 bucket for the task results")
         return self
@@ -405,27 +388,59 @@ def _describe(exc: ValidationError, source: str) -> str:
             lines.append(f"{key}: {message}")
         else:
             lines.append(f"{key} = {value!r}: {message}")
+    return _invalid(source, lines)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One invalid value found by a :data:`Check`: the key to blame, its value, what is allowed."""
+
+    key: str
+    value: Any
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value!r}: {self.allowed}"
+
+
+#: A check beyond the schema, run on valid params (e.g. against the device catalogue).
+Check = Callable[[Params], list[Problem]]
+
+
+def _invalid(source: str, lines: Sequence[str]) -> str:
     noun = "1 error" if len(lines) == 1 else f"{len(lines)} errors"
     return f"{source}: invalid params ({noun}):\n  - " + "\n  - ".join(lines)
 
 
-def parse_params(data: Any, source: str = DEFAULT_PARAMS) -> Params:
-    """Validate an already-loaded mapping (e.g. from YAML) into :class:`Params`."""
+def parse_params(data: Any, source: str = DEFAULT_PARAMS, checks: Sequence[Check] = ()) -> Params:
+    """Validate an already-loaded mapping (e.g. from YAML) into :class:`Params`.
+
+    Args:
+        data: the mapping.
+        source: what it was read from (named in errors).
+        checks: further checks to run on the valid params (see :data:`Check`);
+            their problems are reported like the schema's.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections, got {type(data).__name__}")
     try:
-        return Params.model_validate(data)
+        params = Params.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+    problems = [problem for check in checks for problem in check(params)]
+    if problems:
+        raise ConfigError(_invalid(source, [str(p) for p in problems]))
+    return params
 
 
-def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+def load_params(path: str | Path = DEFAULT_PARAMS, checks: Sequence[Check] = ()) -> Params:
     """Read and validate a params file.
 
     Args:
         path: the YAML file (default ``params.yaml`` in the working directory).
+        checks: further checks on the valid params (:func:`parse_params`).
 
     Raises:
         ConfigError: missing/unreadable file, bad YAML, or any invalid value.
@@ -443,4 +458,4 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_params(data, source=str(path))
+    return parse_params(data, source=str(path), checks=checks)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from qml_ops.config import DEFAULT_PARAMS, load_params
+from qml_ops.config import DEFAULT_PARAMS, Check, load_params
+
+
+def all_checks() -> list[Check]:
+    """Every check beyond the schema (each stage runs the ones it needs)."""
+    from qml_ops.hardware.params_check import check_hardware_params
+
+    return [check_hardware_params]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    params = load_params(args.params)
+    params = load_params(args.params, checks=all_checks())
     sections = ", ".join(params.model_dump())
     print(f"{args.params}: OK ({sections})")
     return 0

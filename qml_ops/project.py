@@ -49,9 +49,14 @@ TRAIN_HISTORY_PLOT = PLOTS_DIR / "train" / "history.csv"
 EVALUATE_PREDICTIONS_PLOT = PLOTS_DIR / "evaluate" / "predictions.csv"
 HARDWARE_PLOTS_DIR = PLOTS_DIR / "hardware"
 
+# -- calibration data (tracked in git; dependencies of the hardware stage) ------------
+PROFILES_DIR = Path("profiles")
+SNAPSHOTS_DIR = PROFILES_DIR / "snapshots"
+
 # -- stores that are not DVC outputs (git-ignored, always in the real project root) ----
 MLFLOW_DIR = Path("mlruns")
 OPTUNA_DIR = Path("optuna")
+QPU_LEDGER = Path("hardware") / "ledger.json"
 
 
 def split_file(folder: Path, split: str) -> Path:

@@ -11,19 +11,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
-from qml_ops.config import DEFAULT_PARAMS, Params, load_params
+from qml_ops.config import DEFAULT_PARAMS, Check, Params, load_params
 from qml_ops.errors import QmlOpsError
 
 
-def run_stage(name: str, body: Callable[[Params], None], argv: list[str] | None = None) -> int:
+def run_stage(name: str, body: Callable[[Params], None], argv: list[str] | None = None,
+              checks: Sequence[Check] = ()) -> int:
+    """Run one stage: validate the params (schema, then ``checks``), then ``body(params)``."""
     parser = argparse.ArgumentParser(prog=f"pipelines/{name}.py", description=f"DVC stage '{name}'")
     parser.add_argument("--params", default=DEFAULT_PARAMS, help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        params = load_params(args.params)
+        params = load_params(args.params, checks=checks)
         body(params)
     except QmlOpsError as exc:
         print(f"stage {name}: error: {exc}", file=sys.stderr)

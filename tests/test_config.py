@@ -7,6 +7,7 @@ import yaml
 
 from qml_ops.cli import main
 from qml_ops.config import load_params, parse_params
+from qml_ops.config_commands import all_checks
 from qml_ops.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def test_defaults_fill_missing_sections():
 )
 def test_bad_values_name_key_value_and_allowed(data, key, fragment):
     with pytest.raises(ConfigError) as info:
-        parse_params(data, source="p.yaml")
+        parse_params(data, source="p.yaml", checks=all_checks())
     message = str(info.value)
     assert message.startswith("p.yaml: invalid params")
     assert key in message
@@ -128,3 +129,21 @@ def test_qubit_counts_ansatz_ids_and_encodings_come_from_the_circuit():
                 assert encode.n_features() == QCNNSpec(n_qubits, 1, method).n_features
     with pytest.raises(ConfigError, match=r"model.ansatz = 0: .*greater than or equal to 1"):
         parse_params({"model": {"ansatz": 0}})
+
+
+def test_catalogue_checks_run_only_where_asked():
+    """The schema alone does not know the device catalogue (so stages other than `hardware` do not depend on
+    it); `qml-ops params check` and the hardware stage add the catalogue checks."""
+    data = {"hardware": {"devices": ["rigetti-cepheus-1-108q", "nope"], "shots": 5}}
+    assert parse_params(data).hardware.devices == ["rigetti-cepheus-1-108q", "nope"]
+    with pytest.raises(ConfigError) as info:
+        parse_params(data, source="p.yaml", checks=all_checks())
+    message = str(info.value)
+    assert "(2 errors)" in message and "unknown device 'nope'" in message and "hardware.shots = 5" in message
+
+
+def test_params_check_command_runs_catalogue_checks(tmp_path, capsys):
+    path = tmp_path / "p.yaml"
+    path.write_text("hardware:\n  devices: [rigetti-ankaa-3]\n")
+    assert main(["params", "check", "--params", str(path)]) == 2
+    assert "use its successor 'rigetti-cepheus-1-108q'" in capsys.readouterr().err

@@ -49,11 +49,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+from qml_ops import project
 from qml_ops.errors import HardwareError
 from qml_ops.io import write_json
 
 LEDGER_VERSION = 1
-DEFAULT_LEDGER = Path("hardware/ledger.json")
+DEFAULT_LEDGER = project.QPU_LEDGER
 
 #: Tags put on every task (the run and the task index, plus the client token so
 #: a task found by ``search_quantum_tasks`` can be matched to its ledger row).

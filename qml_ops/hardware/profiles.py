@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qml_ops import project
 from qml_ops.project import find_root
 from qml_ops.errors import HardwareError
 
 FORMAT = "qml-ops-profile/1"
-PROFILES_DIR = "profiles"
+PROFILES_DIR = project.PROFILES_DIR.as_posix()
 #: Braket device documents the profiles are derived from, under the project root.
-SNAPSHOTS_DIR = f"{PROFILES_DIR}/snapshots"
+SNAPSHOTS_DIR = project.SNAPSHOTS_DIR.as_posix()
 ONE_QUBIT_RB_TYPES = ("RANDOMIZED_BENCHMARKING", "SIMULTANEOUS_RANDOMIZED_BENCHMARKING")
 #: Native two-qubit gate names (Braket spelling) used to name IonQ's 2Q average.
 TWO_QUBIT_GATES = frozenset(
