@@ -16,6 +16,7 @@ import pytest
 
 from conftest import REPO
 from pipeline_helpers import copy_repo, ran_stages, set_params
+from test_stage_deps import TRACE_SUPPORT, undeclared_reads
 
 pytestmark = [pytest.mark.dvc, pytest.mark.slow]
 
@@ -29,8 +30,9 @@ TINY = dict(
 )
 
 
-def wrapper(repo: Path, *args: str) -> subprocess.CompletedProcess:
+def wrapper(repo: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("QML_OPS_PROJECT_ROOT", "MLFLOW_TRACKING_URI")}
+    env.update(env_extra or {})
     proc = subprocess.run([str(repo / "scripts/dvc"), *args], cwd=repo, capture_output=True, text=True, env=env,
                           timeout=900)
     assert proc.returncode == 0, f"scripts/dvc {' '.join(args)}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
@@ -48,7 +50,9 @@ def test_dvc_repro_whole_pipeline_and_temp_experiment(tmp_path):
         (repo / env).symlink_to(REPO / env)
     set_params(repo, **TINY)
 
-    first = wrapper(repo, "repro")
+    trace = tmp_path / "reads.tsv"  # every file each stage script opens (tests/support/sitecustomize.py)
+    path = os.pathsep.join(filter(None, [str(TRACE_SUPPORT), os.environ.get("PYTHONPATH")]))
+    first = wrapper(repo, "repro", env_extra={"PYTHONPATH": path, "QML_OPS_TRACE_READS": str(trace)})
     assert ran_stages(first.stdout) == {"prepare", "encode", "baseline", "tune", "train", "evaluate", "hardware"}
     evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
     for key in ("test_accuracy", "test_accuracy_shots_mean", "test_accuracy_shots_std", "shots"):
@@ -60,6 +64,10 @@ def test_dvc_repro_whole_pipeline_and_temp_experiment(tmp_path):
     assert hardware["status"] == "ok" and set(hardware["devices"]) == {"iqm-garnet"}
     names = [name for name, _ in runs(repo)]
     assert names.count("train-qcnn") == 1 and "hardware-emulate" in names and "baseline-logreg" in names
+
+    # each stage lists every project file it read as a dependency (so none can go stale)
+    assert trace.exists(), "the read trace was not written"
+    assert undeclared_reads(repo, trace) == {}
 
     # nothing changed: nothing runs
     assert ran_stages(wrapper(repo, "repro").stdout) == set()
