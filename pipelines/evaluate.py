@@ -13,13 +13,14 @@ from qml_ops.config import Params
 from qml_ops.evaluation import evaluate, record_evaluation
 from qml_ops.model import QCNNClassifier
 from qml_ops.stage import run_stage
-from qml_ops.training_data import class_names, load_baseline_metrics, load_encoded, load_registration
+from qml_ops.tracking import ModelRegistration
+from qml_ops.training_data import class_names, load_baseline_metrics, load_encoded
 
 
 def main(params: Params) -> None:
     e = params.evaluate
     model = QCNNClassifier.load(project.MODEL_DIR)
-    registration = load_registration()
+    registration = ModelRegistration.read(project.REGISTRATION_FILE)
     X_test, y_test = load_encoded()["test"]
     result = evaluate(model, X_test, y_test, shots=e.shots, n_seeds=e.shot_seeds, seed=params.train.seed)
     metrics = result.metrics(load_baseline_metrics())

@@ -1,5 +1,5 @@
 """Reading what earlier stages wrote (prepared and encoded splits, the encoder,
-the class names, the model registration, the baselines' metrics).
+the class names, the baselines' metrics).
 
 Every reader takes the project ``root`` (default: the working directory, where
 DVC runs a stage) and says which stage to run when its input is missing.
@@ -17,7 +17,6 @@ from qml_ops.errors import DataError
 
 if TYPE_CHECKING:
     from qml_ops.encodings import Encoder
-    from qml_ops.tracking import ModelRegistration
 
 
 def _split(folder: Path, split: str, stage: str, root: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -54,16 +53,6 @@ def load_encoder(root: Path = Path(".")) -> "Encoder":
     if not path.exists():
         raise DataError(f"{path}: not found (run the encode stage first)")
     return encoder_from_dict(io.read_json(path))
-
-
-def load_registration(root: Path = Path(".")) -> "ModelRegistration":
-    """The MLflow run, logged model and registry version of ``models/qcnn`` (``registry.json``)."""
-    from qml_ops.tracking import ModelRegistration
-
-    path = root / project.REGISTRATION_FILE
-    if not path.exists():
-        raise DataError(f"{path}: not found (run the train stage first)")
-    return ModelRegistration.from_dict(io.read_json(path))
 
 
 def load_baseline_metrics(root: Path = Path(".")) -> dict[str, Any]:

@@ -5,7 +5,9 @@ import numpy as np
 from qml_ops import io, tracking
 from qml_ops.evaluation import Evaluation, confusion_matrix, evaluate, record_evaluation
 from qml_ops.model import QCNNClassifier
-from qml_ops.training_data import load_encoded, load_registration
+from qml_ops import project
+from qml_ops.tracking import ModelRegistration
+from qml_ops.training_data import load_encoded
 from project_fixtures import files_under, make_project, run_stage_main, use_project
 
 
@@ -26,7 +28,7 @@ def test_stages_write_and_the_evaluation_lands_on_run_model_and_version(tmp_path
     use_project(monkeypatch, root)
     run_stage_main("baseline")
     run_stage_main("train")
-    registration = load_registration()
+    registration = ModelRegistration.read(project.REGISTRATION_FILE)
 
     # the library computes and records; it writes no file outside MLflow's store
     before = files_under(root, ignore=("mlruns/",))

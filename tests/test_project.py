@@ -7,8 +7,9 @@ import yaml
 from qml_ops import project
 
 REPO = Path(__file__).resolve().parents[1]
-#: Stores that are not DVC outputs (git-ignored; always in the real project root).
-NOT_OUTPUTS = {project.MLFLOW_DIR, project.OPTUNA_DIR}
+#: Stores that are not DVC outputs (git-ignored; always in the real project root), and tracked inputs.
+NOT_OUTPUTS = {project.MLFLOW_DIR, project.OPTUNA_DIR, project.QPU_LEDGER}
+TRACKED_INPUTS = {project.PROFILES_DIR, project.SNAPSHOTS_DIR}
 
 
 def dvc_paths() -> tuple[set[Path], set[Path]]:
@@ -38,6 +39,10 @@ def test_every_project_path_is_a_dvc_output_inside_or_around_one():
     outputs, _ = dvc_paths()
     for name, path in project_paths().items():
         if path in NOT_OUTPUTS:
+            continue
+        if path in TRACKED_INPUTS:  # in git, and deps of the stages that read them
+            _, deps = dvc_paths()
+            assert any(path == d or d in path.parents for d in deps), f"project.{name} = {path} is no dependency"
             continue
         output = path in outputs or any(out in path.parents for out in outputs)  # e.g. data/encoded/encoder.json
         folder = any(path in out.parents for out in outputs)  # e.g. metrics/, plots/hardware/

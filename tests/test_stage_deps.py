@@ -47,18 +47,48 @@ def _absolute(node: ast.ImportFrom, current: str, is_package: bool) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports for type checkers only, never run."""
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _walk_run_time(node: ast.AST):
+    """``ast.walk`` without the bodies of ``if TYPE_CHECKING:`` blocks."""
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        yield current
+        for child in ast.iter_child_nodes(current):
+            if _is_type_checking(child):
+                todo.extend(child.orelse)
+            else:
+                todo.append(child)
+
+
 def imported_modules(path: Path) -> set[str]:
-    """``qml_ops`` modules named by the imports of one file (with their parent packages)."""
+    """``qml_ops`` modules named by the imports of one file (with their parent packages).
+
+    Counts ``import``/``from … import`` statements anywhere (lazy imports inside
+    functions run when the stage calls them) and ``importlib.import_module("…")``
+    with a literal name; skips ``if TYPE_CHECKING:`` blocks.
+    """
     tree = ast.parse(path.read_text(), filename=str(path))
     current = module_name(path) if path.is_relative_to(REPO / PACKAGE) else "__main__"
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _walk_run_time(tree):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             module = _absolute(node, current, path.name == "__init__.py")
             names = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None))
+              == "import_module" and node.args and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)):
+            names = [node.args[0].value]
         for name in names:
             if name == PACKAGE or name.startswith(PACKAGE + "."):
                 parts = name.split(".")

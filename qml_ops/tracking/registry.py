@@ -49,6 +49,21 @@ class ModelRegistration:
         return asdict(self)
 
     @classmethod
+    def read(cls, path: str | Path) -> "ModelRegistration":
+        """The registration the train stage wrote (``models/qcnn/registry.json``).
+
+        Raises:
+            DataError: the file does not exist (the train stage has not run).
+        """
+        from qml_ops import io
+        from qml_ops.errors import DataError
+
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path}: not found (run the train stage first)")
+        return cls.from_dict(io.read_json(path))
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelRegistration":
         known = {k: data.get(k) for k in cls.__dataclass_fields__}
         missing = [k for k in ("model_uri", "model_id", "run_id", "experiment") if not known[k]]
