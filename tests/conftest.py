@@ -88,7 +88,8 @@ class S3Endpoint:
 
     def __init__(self, url: str):
         self.url = url
-        self.credentials = {"AWS_ACCESS_KEY_ID": "qml-ops-test", "AWS_SECRET_ACCESS_KEY": "qml-ops-test",
+        self.credentials = {"AWS_ACCESS_KEY_ID": "qmlOpsTestKey",
+                            "AWS_SECRET_ACCESS_KEY": "qmlOpsTestS3SecretNeverCommitted",
                             "AWS_DEFAULT_REGION": "us-east-1"}
 
     def client(self):
