@@ -118,9 +118,9 @@ def check_shared_stores(storage_url: str, tracking_uri: str, allow_sqlite: bool)
     if storage_url.startswith("sqlite"):
         raise ConfigError(
             f"study storage {redact(storage_url)!r} (tune.storage, or $QML_OPS_TUNE_STORAGE) is a SQLite file: "
-            "Slurm workers on other nodes cannot share it (file locks do not hold across nodes). Use an RDB that every node reaches, e.g. "
-            "tune.storage: postgresql+psycopg2://optuna@db-host/optuna (password in ~/.pgpass or "
-            "$QML_OPS_TUNE_STORAGE), or pass --allow-sqlite on a one-node cluster."
+            "Slurm workers on other nodes cannot share it (file locks do not hold across nodes). "
+            "Use an RDB that every node reaches, e.g. tune.storage: postgresql+psycopg2://optuna@db-host/optuna "
+            "(password in ~/.pgpass or $QML_OPS_TUNE_STORAGE), or pass --allow-sqlite on a one-node cluster."
         )
     if tracking_uri.startswith(("sqlite", "file:", "/")) or "://" not in tracking_uri:
         raise ConfigError(
