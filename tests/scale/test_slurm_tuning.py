@@ -108,6 +108,17 @@ def test_job_array_completes_the_study_and_keeps_the_password_out(project, pg_pa
     leaks = [i for i, text in enumerate(texts) if password in text]
     assert not leaks, f"the storage password leaked into texts {leaks}"
 
+    # the pipeline's tune step then finds the study done: no new trial. Its params name the storage without
+    # the password, which libpq takes from PGPASSWORD (or ~/.pgpass)
+    url = make_url(pg_password_url)
+    text = (project / "params.yaml").read_text()
+    public = url.set(password=None).render_as_string(hide_password=False)
+    (project / "params.yaml").write_text(text.replace("tune:\n", f"tune:\n  storage: {public}\n", 1))
+    local = {k: v for k, v in env.items() if k != "QML_OPS_TUNE_STORAGE"}
+    final = qml_ops(project, {**local, "PGPASSWORD": password}, "tune")
+    assert password not in final.stdout + final.stderr
+    assert len(optuna.load_study(study_name=study_name, storage=pg_password_url).trials) == len(study.trials)
+
 
 def test_submit_with_bad_storage_names_the_redacted_url_and_submits_nothing(project, pg_password_url,
                                                                             slurm_cluster):
@@ -123,3 +134,52 @@ def test_submit_with_bad_storage_names_the_redacted_url_and_submits_nothing(proj
         assert secret not in proc.stdout + proc.stderr
         assert "Traceback" not in proc.stderr
     assert not (project / "slurm").exists(), "no script written, nothing submitted"
+
+
+def test_cancelled_task_trial_is_failed_by_heartbeat_and_retried(project, pg_password_url, mlflow_server,
+                                                                 slurm_cluster):
+    """scancel one array task mid-trial: its trial goes stale and is retried by the other task; no finished
+    trial is lost and the killed trial's MLflow run is not counted as a finished trial."""
+    text = (project / "params.yaml").read_text().replace(f"n_trials: {N_TRIALS}", "n_trials: 4")
+    (project / "params.yaml").write_text(text.replace("epochs: [4]", "epochs: [40]"))
+    env = {**os.environ, "QML_OPS_TUNE_STORAGE": pg_password_url, "MLFLOW_TRACKING_URI": mlflow_server,
+           "QML_OPS_PROJECT_ROOT": str(project), "QML_OPS_TUNE_HEARTBEAT_S": "1"}
+    submitted = qml_ops(project, env, "tune", "submit", "--slurm", "--workers", "2")
+    job_id = re.search(r"Slurm job array (\d+)", submitted.stdout).group(1)
+    study_name = re.search(r"on study '([^']+)'", submitted.stdout).group(1)
+    storage = optuna.storages.RDBStorage(pg_password_url)
+    victim, deadline = None, time.time() + 240
+    while victim is None and time.time() < deadline:
+        for trial in optuna.load_study(study_name=study_name, storage=storage).trials:
+            worker = trial.user_attrs.get("worker", {})
+            if (trial.state == optuna.trial.TrialState.RUNNING and worker.get("slurm.array_task_id") == "1"
+                    and worker.get("slurm.array_job_id") == job_id
+                    and time.time() - trial.datetime_start.timestamp() > 2.5):  # it has sent heartbeats
+                victim = trial.number
+        time.sleep(0.3)
+    assert victim is not None, "array task 1 never ran a trial long enough to be cancelled"
+    subprocess.run(["scancel", f"{job_id}_1"], check=True)
+    tasks = wait_for_job(job_id)
+    assert {t["ArrayTaskId"]: t["JobState"] for t in tasks} == {"0": "COMPLETED", "1": "CANCELLED"}, tasks
+
+    trials = optuna.load_study(study_name=study_name, storage=storage).trials
+    killed = trials[victim]
+    assert killed.state == optuna.trial.TrialState.FAIL and "fail_reason" not in killed.user_attrs  # stale
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == victim]
+    assert len(retried) == 1 and retried[0].state.is_finished(), "the killed trial was run again"
+    assert retried[0].params == killed.params
+    status = json.loads(qml_ops(project, env, "tune", "status", "--json").stdout)
+    assert status["n_finished"] >= 4 and status["states"]["RETRIED"] == 1
+
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name(f"slurm-{project.parent.name}")
+    parent_id = optuna.load_study(study_name=study_name, storage=storage).user_attrs["mlflow_parent_run_id"]
+    runs = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
+                              max_results=1000)
+    finished_in_mlflow = sorted(int(r.data.tags["optuna.trial_number"]) for r in runs
+                                if r.data.tags["optuna.state"] in ("COMPLETE", "PRUNED"))
+    counted = sorted(t.number for t in trials if t.state in (optuna.trial.TrialState.COMPLETE,
+                                                             optuna.trial.TrialState.PRUNED))
+    assert finished_in_mlflow == counted, "each counted trial exactly once, the killed one not among them"
+    (killed_run,) = [r for r in runs if r.data.tags["optuna.trial_number"] == str(victim)]
+    assert killed_run.data.tags["optuna.state"] == "RUNNING" and killed_run.data.tags["slurm.array_task_id"] == "1"
