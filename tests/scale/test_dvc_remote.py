@@ -7,6 +7,7 @@ nothing secret is committed.
 
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,7 @@ def test_missing_bucket_is_named_on_push_and_pull(tmp_path, s3_endpoint):
     scripts_dvc(repo, s3_endpoint, "init", "-q")
     (repo / "data.txt").write_text("some data\n")
     scripts_dvc(repo, s3_endpoint, "add", "-q", "data.txt")
-    missing = f"qml-ops-missing-{tmp_path.name[-6:].lower().replace('_', '-')}"
+    missing = f"qml-ops-missing-{uuid.uuid4().hex[:8]}"
     scripts_dvc(repo, s3_endpoint, "remote", "add", "-d", "team", f"s3://{missing}/store")
     scripts_dvc(repo, s3_endpoint, "remote", "modify", "--local", "team", "endpointurl", s3_endpoint.url)
     git(repo, "add", "-A")

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import numpy as np
 import optuna
@@ -43,7 +44,8 @@ def client_env(server: str, **extra: str) -> dict[str, str]:
 @pytest.mark.dvc
 @pytest.mark.slow
 def test_pipeline_runs_against_the_tracking_server(tmp_path, mlflow_server, s3_endpoint, mlflow_bucket):
-    experiment, model_name = f"team-{tmp_path.name}", f"qcnn-{tmp_path.name}"
+    tag = uuid.uuid4().hex[:8]  # the server outlives a test session: names of our own
+    experiment, model_name = f"team-{tag}", f"qcnn-{tag}"
     repo = copy_repo(tmp_path / "repo")
     for env in (".venv", ".tools"):
         (repo / env).symlink_to(REPO / env)
@@ -104,7 +106,7 @@ def test_pipeline_runs_against_the_tracking_server(tmp_path, mlflow_server, s3_e
 
 @pytest.mark.postgres
 def test_two_tuning_workers_log_every_trial_once(tmp_path, mlflow_server, pg_url):
-    experiment = f"workers-{tmp_path.name}"
+    experiment = f"workers-{uuid.uuid4().hex[:8]}"
     root = make_project(tmp_path / "proj")
     text = (root / "params.yaml").read_text()
     text = text.replace("n_trials: 3", "n_trials: 6").replace("epochs: [3]", "epochs: [2]")

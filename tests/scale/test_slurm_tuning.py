@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import optuna
@@ -23,6 +24,7 @@ from project_fixtures import make_project
 pytestmark = [pytest.mark.slurm, pytest.mark.mlflow_server, pytest.mark.postgres]
 
 N_TRIALS = 6
+EXPERIMENT = f"slurm-{uuid.uuid4().hex[:8]}"  # the server outlives a test session
 
 
 def qml_ops(root: Path, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -50,7 +52,7 @@ def project(tmp_path):
     root = make_project(tmp_path / "proj")
     text = (root / "params.yaml").read_text()
     text = text.replace("n_trials: 3", f"n_trials: {N_TRIALS}").replace("epochs: [3]", "epochs: [4]")
-    (root / "params.yaml").write_text(text.replace("experiment: test", f"experiment: slurm-{tmp_path.name}"))
+    (root / "params.yaml").write_text(text.replace("experiment: test", f"experiment: {EXPERIMENT}"))
     return root
 
 
@@ -82,7 +84,7 @@ def test_job_array_completes_the_study_and_keeps_the_password_out(project, pg_pa
     # MLflow: each finished trial exactly once under the study's run, tagged with its array task
     client = MlflowClient(mlflow_server)
     parent_id = study.user_attrs["mlflow_parent_run_id"]
-    experiment = client.get_experiment_by_name(f"slurm-{project.parent.name}")
+    experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
                               max_results=1000)
     numbers = [int(r.data.tags["optuna.trial_number"]) for r in runs]
@@ -172,7 +174,7 @@ def test_cancelled_task_trial_is_failed_by_heartbeat_and_retried(project, pg_pas
     assert status["n_finished"] >= 4 and status["states"]["RETRIED"] == 1
 
     client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name(f"slurm-{project.parent.name}")
+    experiment = client.get_experiment_by_name(EXPERIMENT)
     parent_id = optuna.load_study(study_name=study_name, storage=storage).user_attrs["mlflow_parent_run_id"]
     runs = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'",
                               max_results=1000)
