@@ -87,7 +87,7 @@ class Submission:
     def instructions(self) -> str:
         """What to run to follow the array (printed by ``qml-ops tune submit``)."""
         job = self.job_id
-        logs = str(self.log_pattern).replace("%A", job).replace("%a", "<task>").replace("%x", f"tune-{self.study}")
+        logs = str(self.log_pattern).replace("%A", job).replace("%a", "<task>").replace("%x", job_name(self.study))
         return "\n".join([
             f"submitted: Slurm job array {job} ({self.workers} task(s)) on study {self.study!r} in {self.storage}",
             f"  script:   {self.script_path}",
@@ -130,14 +130,18 @@ def check_shared_stores(storage_url: str, tracking_uri: str, allow_sqlite: bool)
         )
 
 
+def job_name(study: str) -> str:
+    """The Slurm job name of a study's workers (``%x`` in the log file names)."""
+    return "tune-" + re.sub(r"[^A-Za-z0-9._-]", "-", study)
+
+
 def render_script(study: str, params_file: Path, root: Path, request: ArrayRequest,
                   python: str = sys.executable) -> str:
     """The sbatch template with every placeholder filled (no secret goes in)."""
     if re.search(r"\s", str(root)):
         raise ConfigError(f"project root {str(root)!r}: #SBATCH --chdir/--output cannot hold a path with spaces")
-    job_name = "tune-" + re.sub(r"[^A-Za-z0-9._-]", "-", study)
     values = {
-        "job_name": job_name,
+        "job_name": job_name(study),
         "last_task": str(request.workers - 1),
         "cpus_per_task": str(request.cpus_per_task),
         "project_root": str(root),
