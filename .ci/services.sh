@@ -238,5 +238,5 @@ case "${1:-}" in
   stop) cmd_stop ;;
   env) [ -f "$ENV_FILE" ] && cat "$ENV_FILE" || die "not started: '$0 start' first" ;;
   status) cmd_status ;;
-  *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
