@@ -9,6 +9,10 @@ PYTHON ?= python3
 VENV := .venv
 DVC_ENV := .tools/dvc
 DVC_VERSION := 3.67.1
+# the S3 remote plugin (`dvc remote add ... s3://...`), tested with DVC_VERSION
+DVC_S3_VERSION := 3.3.0
+# the DVC environment is (re)built when these pins change
+DVC_STAMP := $(DVC_ENV)/.installed-dvc-$(DVC_VERSION)-s3-$(DVC_S3_VERSION)
 # The CPU wheel; a looser torch pin pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 PIP_FLAGS := --quiet --disable-pip-version-check
@@ -17,7 +21,7 @@ QUIET := 2>&1 | { grep -v '^WARNING: Location' || true; }
 
 .PHONY: run test env clean-env params-check
 
-env: $(VENV)/.installed $(DVC_ENV)/.installed
+env: $(VENV)/.installed $(DVC_STAMP)
 
 $(VENV)/.installed: pyproject.toml
 	@echo ">> project environment ($(VENV))"
@@ -29,11 +33,11 @@ $(VENV)/.installed: pyproject.toml
 
 # DVC gets its own tool environment: DVC (via hydra) and Braket's default
 # simulator pin different antlr4-python3-runtime versions.
-$(DVC_ENV)/.installed:
+$(DVC_STAMP):
 	@echo ">> DVC tool environment ($(DVC_ENV))"
 	@mkdir -p .tools
 	@test -x $(DVC_ENV)/bin/python || $(PYTHON) -m venv $(DVC_ENV)
-	@$(DVC_ENV)/bin/python -m pip install $(PIP_FLAGS) 'dvc==$(DVC_VERSION)' $(QUIET)
+	@$(DVC_ENV)/bin/python -m pip install $(PIP_FLAGS) 'dvc==$(DVC_VERSION)' 'dvc-s3==$(DVC_S3_VERSION)' $(QUIET)
 	@touch $@
 
 run: env

@@ -1,4 +1,5 @@
-"""``qml-ops tune``: run a study locally; ``qml-ops tune worker``: join one.
+"""``qml-ops tune``: run a study locally; ``tune worker``: join one; ``tune submit --slurm``:
+a job array of workers; ``tune status``: trials per state and per worker.
 
 ``qml-ops tune`` stands in for the ``tune`` stage outside DVC: like it, it
 writes ``tune/best_params.json`` and ``metrics/tune.json`` (where a job script
@@ -8,6 +9,7 @@ reads the study name for its workers).
 from __future__ import annotations
 
 import argparse
+import json
 
 from qml_ops.config import DEFAULT_PARAMS, load_params
 
@@ -31,6 +33,41 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return worker(params, args.study, args.storage, threads=args.threads, timeout_s=args.timeout)
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from qml_ops.tuning.slurm import ArrayRequest, submit_workers
+
+    request = ArrayRequest(workers=args.workers, cpus_per_task=args.cpus_per_task, partition=args.partition,
+                           time=args.time, gres=args.gres, account=args.account, mem=args.mem)
+    params = load_params(args.params)
+    submission = submit_workers(params, args.params, request, allow_sqlite=args.allow_sqlite, dry_run=args.dry_run)
+    if args.dry_run:
+        print(submission.script, end="")
+        return 0
+    for note in submission.notes:
+        print(f"tune submit: {note}")
+    if submission.job_id:
+        print(submission.instructions())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from qml_ops.tuning.runner import study_ref
+    from qml_ops.tuning.slurm import storage_from_environment
+    from qml_ops.tuning.status import format_status, study_status
+    from qml_ops.tuning.study import StudyRef, load_study, storage_url
+
+    params = storage_from_environment(load_params(args.params))
+    if args.study:
+        ref = StudyRef(args.study, storage_url(params.tune, args.study))
+    else:
+        from qml_ops.training_data import load_encoded
+
+        ref = study_ref(params, load_encoded())
+    status = study_status(load_study(params, ref), ref, params.tune.n_trials)
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     tune = subparsers.add_parser(
         "tune", help="Optuna study over the QCNN (resumes; every trial an MLflow run)",
@@ -51,3 +88,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     join.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     join.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
     join.set_defaults(func=cmd_worker)
+
+    submit = sub.add_parser(
+        "submit", help="submit tuning workers as a Slurm job array",
+        description="Create the study and its MLflow parent run, then submit N workers as a Slurm job array "
+        "(sbatch --parsable) from the template qml_ops/tuning/templates/tune_workers.sbatch. The study storage "
+        "is $QML_OPS_TUNE_STORAGE or tune.storage (an RDB every node reaches); it reaches the tasks through "
+        "their environment, never the script. Trials log to $MLFLOW_TRACKING_URI (a shared server).",
+    )
+    submit.add_argument("--slurm", action="store_true", required=True, help="submit with Slurm's sbatch")
+    submit.add_argument("--workers", type=int, required=True, help="array tasks (one worker each)")
+    submit.add_argument("--partition", default=None)
+    submit.add_argument("--time", default=None, help="time limit per task, e.g. 02:00:00")
+    submit.add_argument("--cpus-per-task", type=int, default=1, help="CPUs per task (= torch threads)")
+    submit.add_argument("--gres", default=None, help="generic resources, e.g. gpu:1 (with train.device: cuda)")
+    submit.add_argument("--account", default=None)
+    submit.add_argument("--mem", default=None, help="memory per node, e.g. 4G")
+    submit.add_argument("--params", default=DEFAULT_PARAMS)
+    submit.add_argument("--allow-sqlite", action="store_true",
+                        help="allow SQLite study/MLflow stores (one-node clusters only)")
+    submit.add_argument("--dry-run", action="store_true", help="print the filled script; create and submit nothing")
+    submit.set_defaults(func=cmd_submit)
+
+    status = sub.add_parser(
+        "status", help="trials per state and per worker",
+        description="Where a study stands: counted trials against tune.n_trials, trials per state, and per "
+        "worker (its Slurm array task, or host:pid).",
+    )
+    status.add_argument("--study", default=None, help="study name (default: the one params.yaml selects)")
+    status.add_argument("--params", default=DEFAULT_PARAMS)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import re
-import socket
 import time
 import warnings
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from qml_ops import tracking
 from qml_ops.config import Params, TuneParams
 from qml_ops.errors import ConfigError, ModelError
 from qml_ops.project import OPTUNA_DIR, find_root
+from qml_ops.tuning import workers
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 PARENT_ATTR = "mlflow_parent_run_id"
@@ -212,12 +212,14 @@ class Objective:
         (X, y), (X_val, y_val) = self.splits["train"], self.splits["val"]
         study_name = trial.study.study_name
         tracking.configure(self.experiment)
+        worker = workers.identity()  # host:pid and the Slurm array task, if any
+        trial.set_user_attr(workers.WORKER_ATTR, worker)
         tags = {
             **tracking.standard_tags("tune-trial"),
             "optuna.study": study_name,
             "optuna.trial_number": str(trial.number),
             "optuna.state": "RUNNING",
-            "qml_ops.worker": f"{socket.gethostname()}:{os.getpid()}",
+            **worker,
         }
         best = {"val": -math.inf}
 
