@@ -6,7 +6,7 @@ MLflow run beside the QCNN's; outputs metrics/baseline.json.
 
 import sys
 
-from qml_ops import baselines, io, project
+from qml_ops import baselines, io, project, tracking
 from qml_ops.config import Params
 from qml_ops.stage import run_stage
 from qml_ops.training_data import load_encoded
@@ -21,4 +21,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("baseline", main))
+    sys.exit(run_stage("baseline", main, preflight=(tracking.check_store,)))

@@ -8,7 +8,7 @@ run and its logged model, and tagged on the registered model version.
 
 import sys
 
-from qml_ops import io, project
+from qml_ops import io, project, tracking
 from qml_ops.config import Params
 from qml_ops.evaluation import evaluate, record_evaluation
 from qml_ops.model import QCNNClassifier
@@ -35,4 +35,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("evaluate", main))
+    sys.exit(run_stage("evaluate", main, preflight=(tracking.check_store,)))

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qml_ops import io, plots, project
+from qml_ops import io, plots, project, tracking
 from qml_ops.config import Params
 from qml_ops.hardware import reporting
 from qml_ops.hardware.params_check import check_hardware_params
@@ -49,4 +49,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("hardware", main, checks=(check_hardware_params,)))
+    sys.exit(run_stage("hardware", main, checks=(check_hardware_params,), preflight=(tracking.check_store,)))

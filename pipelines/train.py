@@ -8,7 +8,7 @@ in MLflow; the model is registered with alias `candidate`.
 
 import sys
 
-from qml_ops import io, project
+from qml_ops import io, project, tracking
 from qml_ops.config import Params
 from qml_ops.stage import run_stage
 from qml_ops.training import train_and_register
@@ -29,4 +29,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("train", main))
+    sys.exit(run_stage("train", main, preflight=(tracking.check_store,)))

@@ -7,7 +7,7 @@ under the study's run. Outputs tune/best_params.json and metrics/tune.json.
 
 import sys
 
-from qml_ops import io, project
+from qml_ops import io, project, tracking
 from qml_ops.config import Params
 from qml_ops.stage import run_stage
 from qml_ops.tuning.runner import best_params_document, run_study
@@ -23,4 +23,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("tune", main))
+    sys.exit(run_stage("tune", main, preflight=(tracking.check_store,)))

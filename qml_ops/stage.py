@@ -18,14 +18,18 @@ from qml_ops.errors import QmlOpsError
 
 
 def run_stage(name: str, body: Callable[[Params], None], argv: list[str] | None = None,
-              checks: Sequence[Check] = ()) -> int:
-    """Run one stage: validate the params (schema, then ``checks``), then ``body(params)``."""
+              checks: Sequence[Check] = (), preflight: Sequence[Callable[[], object]] = ()) -> int:
+    """Run one stage: validate the params (schema, then ``checks``), run the ``preflight``
+    callables (e.g. :func:`qml_ops.tracking.check_store`: is the tracking server up?), then
+    ``body(params)``. Nothing of the stage's work starts before all of these pass."""
     parser = argparse.ArgumentParser(prog=f"pipelines/{name}.py", description=f"DVC stage '{name}'")
     parser.add_argument("--params", default=DEFAULT_PARAMS, help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
         params = load_params(args.params, checks=checks)
+        for check in preflight:
+            check()
         body(params)
     except QmlOpsError as exc:
         print(f"stage {name}: error: {exc}", file=sys.stderr)

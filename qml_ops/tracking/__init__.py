@@ -40,6 +40,7 @@ from qml_ops.tracking.registry import (
 from qml_ops.tracking.runs import (
     TRACKING_ENV,
     active_run_id,
+    check_store,
     client,
     configure,
     connect,

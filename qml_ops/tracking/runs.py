@@ -55,6 +55,94 @@ def connect(root: Path | None = None) -> str:
     return uri
 
 
+#: MLflow's own environment variables for a server behind authentication.
+_AUTH_ENV = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+
+
+def check_store(root: Path | None = None, timeout_s: float = 5.0) -> str:
+    """Fail fast, with the URI (password redacted), when the tracking store cannot be used.
+
+    Stages call this before any work, so a tracking server that is down or refuses
+    the credentials stops the stage at once (no half-written outputs, no study or
+    trial created), instead of after MLflow's retries minutes later.
+
+    * ``http(s)://``: ``GET /health``, then one authenticated API read
+      (credentials from MLflow's ``MLFLOW_TRACKING_TOKEN`` or
+      ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``), each with ``timeout_s``, no retries;
+    * a database URI (``postgresql://``, ``mysql://``, …): one connection;
+    * the project's SQLite file: nothing to check.
+
+    Returns:
+        The tracking URI.
+
+    Raises:
+        TrackingError: naming the redacted URI and what failed.
+    """
+    from qml_ops.redact import redact_url
+
+    uri = tracking_uri(root)
+    shown = redact_url(uri)
+    scheme = uri.split(":", 1)[0].lower()
+    if scheme in ("http", "https"):
+        _check_server(uri, shown, timeout_s)
+    elif scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
+        _check_database(uri, shown, timeout_s)
+    return uri
+
+
+def _check_server(uri: str, shown: str, timeout_s: float) -> None:
+    import base64
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(uri)
+    base = urllib.parse.urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""),
+                                    parts.path.rstrip("/"), "", ""))
+    headers = {}
+    token, user, password = (os.environ.get(name) for name in _AUTH_ENV)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    elif user or parts.username:
+        pair = f"{user or parts.username}:{password or parts.password or ''}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    for path, what in (("/health", "is not reachable"),
+                       ("/api/2.0/mlflow/experiments/search?max_results=1", "refuses the request")):
+        request = urllib.request.Request(base + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s):
+                pass
+        except urllib.error.HTTPError as exc:
+            hint = ("check MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN"
+                    if exc.code in (401, 403) else "is it an MLflow tracking server?")
+            raise TrackingError(f"MLflow tracking server {shown} {what} (HTTP {exc.code} {exc.reason}): {hint}; "
+                                f"nothing was run") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TrackingError(
+                f"MLflow tracking server {shown} {what} ({reason}): start it, or point MLFLOW_TRACKING_URI at a "
+                f"running server (unset it to use the project's mlruns/mlflow.db); nothing was run"
+            ) from None
+
+
+def _check_database(uri: str, shown: str, timeout_s: float) -> None:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": int(max(1, timeout_s))})
+        with engine.connect():
+            pass
+    except Exception as exc:  # driver errors: refused, authentication, unknown database, missing driver
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        password = sqlalchemy.engine.make_url(uri).password if "://" in uri else None
+        if password:
+            first = first.replace(str(password), "***")
+        raise TrackingError(f"MLflow tracking store {shown} cannot be opened ({first}); nothing was run") from None
+    finally:
+        if "engine" in locals():
+            engine.dispose()
+
+
 def configure(experiment: str, root: Path | None = None) -> str:
     """Point MLflow at the project store and select (or create) ``experiment``.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from qml_ops import tracking
 from qml_ops.config import DEFAULT_PARAMS, load_params
 
 
@@ -19,6 +20,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from qml_ops.tuning.runner import best_params_document, run_study
 
     params = load_params(args.params)
+    tracking.check_store()  # a tracking server that is down stops here, before any trial
     summary = run_study(params, args.params, workers=args.workers)
     io.write_json(project.TUNED_PARAMS_FILE, best_params_document(summary))
     io.write_json(project.TUNE_METRICS, summary)
@@ -30,6 +32,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from qml_ops.tuning.runner import worker
 
     params = load_params(args.params)
+    tracking.check_store()  # a tracking server that is down stops here, before any trial
     return worker(params, args.study, args.storage, threads=args.threads, timeout_s=args.timeout)
 
 
@@ -39,6 +42,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     request = ArrayRequest(workers=args.workers, cpus_per_task=args.cpus_per_task, partition=args.partition,
                            time=args.time, gres=args.gres, account=args.account, mem=args.mem)
     params = load_params(args.params)
+    tracking.check_store()  # a tracking server that is down stops here, before any trial
     submission = submit_workers(params, args.params, request, allow_sqlite=args.allow_sqlite, dry_run=args.dry_run)
     if args.dry_run:
         print(submission.script, end="")

@@ -20,7 +20,7 @@ from qml_ops.config import Params
 from qml_ops.errors import QmlOpsError
 from qml_ops.training_data import load_encoded
 from qml_ops.tuning.study import (
-    StudyRef, create_or_load, load_study, log_study_summary, n_finished, redact, run_worker, storage_url,
+    WORKER_INDEX_ENV, StudyRef, create_or_load, load_study, log_study_summary, n_finished, redact, run_worker, storage_url,
     study_name, summarise,
 )
 
@@ -74,7 +74,8 @@ def spawn_workers(ref: StudyRef, params_path: str, workers: int, timeout_s: floa
                "--params", params_path, "--threads", str(threads)]
     if timeout_s:
         command += ["--timeout", str(timeout_s)]
-    procs = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    # each worker its own index (and so its own sampler seed: see study.sampler_seed)
+    procs = [subprocess.Popen(command, env={**env, WORKER_INDEX_ENV: str(i)}) for i in range(workers)]
     try:
         codes = [p.wait() for p in procs]
     except KeyboardInterrupt:

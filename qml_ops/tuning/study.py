@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import time
 import warnings
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from qml_ops import tracking
 from qml_ops.config import Params, TuneParams
 from qml_ops.errors import ConfigError, ModelError
 from qml_ops.project import OPTUNA_DIR, find_root
+from qml_ops.redact import redact_url
 from qml_ops.tuning import workers
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
@@ -80,7 +80,7 @@ def redact(url: str) -> str:
     root = f"sqlite:///{find_root().resolve()}/"
     if url.startswith(root):
         return "sqlite:///" + url.removeprefix(root)
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    return redact_url(url)
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
@@ -100,13 +100,50 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         raise ConfigError(f"tune.storage = {redact(url)!r}: cannot open the study storage ({str(exc).splitlines()[0]})") from None
 
 
-def make_sampler(tune: TuneParams) -> optuna.samplers.BaseSampler:
+#: Set by `qml-ops tune --workers N` for each worker process (0..N-1); Slurm sets SLURM_ARRAY_TASK_ID.
+WORKER_INDEX_ENV = "QML_OPS_TUNE_WORKER_INDEX"
+
+
+def sampler_seed(seed: int, n_existing_trials: int, worker_index: int | None) -> int:
+    """The sampler seed of one worker joining a study.
+
+    A fresh study run by one process uses ``tune.seed`` itself (reproducible). A
+    worker that joins a study with trials already in it (a resumed run), or one of
+    several parallel workers, gets a seed derived from ``tune.seed``, the number of
+    trials in the study and its worker index: with the same seed everywhere,
+    parallel workers (and a resumed study) would draw the same random start-up
+    trials again.
+
+    Example:
+        >>> sampler_seed(0, 0, None)
+        0
+        >>> sampler_seed(0, 0, 0) != sampler_seed(0, 0, 1)
+        True
+    """
+    if n_existing_trials == 0 and worker_index is None:
+        return seed
+    digest = hashlib.sha256(f"qml-ops-sampler|{seed}|{n_existing_trials}|{worker_index}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def worker_index(environ: dict | None = None) -> int | None:
+    """This process's worker index: ``$QML_OPS_TUNE_WORKER_INDEX``, else Slurm's array task id."""
+    environ = os.environ if environ is None else environ
+    for name in (WORKER_INDEX_ENV, "SLURM_ARRAY_TASK_ID"):
+        value = environ.get(name)
+        if value and value.isdigit():
+            return int(value)
+    return None
+
+
+def make_sampler(tune: TuneParams, seed: int | None = None) -> optuna.samplers.BaseSampler:
+    seed = tune.seed if seed is None else seed
     samplers = {
-        "tpe": lambda: optuna.samplers.TPESampler(seed=tune.seed),
-        "random": lambda: optuna.samplers.RandomSampler(seed=tune.seed),
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
         "cmaes": lambda: optuna.samplers.CmaEsSampler(
-            seed=tune.seed, warn_independent_sampling=False,
-            independent_sampler=optuna.samplers.TPESampler(seed=tune.seed),
+            seed=seed, warn_independent_sampling=False,
+            independent_sampler=optuna.samplers.TPESampler(seed=seed),
         ),
     }
     return samplers[tune.sampler]()
@@ -148,7 +185,7 @@ def load_study(params: Params, ref: StudyRef) -> optuna.Study:
     tune = params.tune
     storage = open_storage(ref.storage_url)
     try:
-        return optuna.load_study(
+        study = optuna.load_study(
             study_name=ref.name, storage=storage, sampler=make_sampler(tune),
             pruner=make_pruner(tune, max(tune.space.epochs)),
         )
@@ -156,6 +193,9 @@ def load_study(params: Params, ref: StudyRef) -> optuna.Study:
         raise ConfigError(
             f"study {ref.name!r} does not exist in {redact(ref.storage_url)}; create it with `qml-ops tune` first"
         ) from None
+    n_existing = len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(tune, sampler_seed(tune.seed, n_existing, worker_index()))
+    return study
 
 
 def counts_toward_budget(trial: optuna.trial.FrozenTrial) -> bool:
