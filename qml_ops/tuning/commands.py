@@ -42,7 +42,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     request = ArrayRequest(workers=args.workers, cpus_per_task=args.cpus_per_task, partition=args.partition,
                            time=args.time, gres=args.gres, account=args.account, mem=args.mem)
     params = load_params(args.params)
-    tracking.check_store()  # a tracking server that is down stops here, before any trial
+    if not args.dry_run:  # a dry run contacts nothing
+        tracking.check_store()  # a tracking server that is down stops here, before any job
     submission = submit_workers(params, args.params, request, allow_sqlite=args.allow_sqlite, dry_run=args.dry_run)
     if args.dry_run:
         print(submission.script, end="")
