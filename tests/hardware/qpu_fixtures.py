@@ -236,12 +236,17 @@ class FakeBraket:
                           TAG_MODEL: self.model_version}
         return kwargs
 
-    def expect_create(self, index: int, attempt: int = 0, error: str | None = None):
+    def expect_create(self, index: int, attempt: int = 0, error: str | None = None, status: int | None = None,
+                      modeled_fields: dict | None = None):
+        """CreateQuantumTask of task ``index``: its ARN, or ``error`` (HTTP ``status``;
+        ``modeled_fields`` such as ``programSetValidationFailures``, checked against the model)."""
         if error:
+            if status is None:
+                status = 429 if error == "ThrottlingException" else 500 if "Internal" in error else 400
             self.stub.add_client_error("create_quantum_task", service_error_code=error,
-                                       service_message="simulated", http_status_code=429
-                                       if error == "ThrottlingException" else 400,
-                                       expected_params=self.expected_create(index))
+                                       service_message="simulated", http_status_code=status,
+                                       expected_params=self.expected_create(index),
+                                       modeled_fields=modeled_fields)
             return
         self.stub.add_response("create_quantum_task", {"quantumTaskArn": self.arn(index, attempt)},
                                self.expected_create(index))

@@ -517,23 +517,30 @@ def test_status_and_cancel(compiled, aws, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "ionq-forte-enterprise-1  COMPLETED  1" in out and "QUEUED" in out and "RUNNING" in out
     assert "spend so far: $24.90" in out and "pending: 2 task(s)" in out
-    # non-interactive without --yes: refused, nothing cancelled
+    # non-interactive without --yes: refused, nothing cancelled (issue 12: the states are read first)
+    monkeypatch.setattr(qpu_commands, "_client", lambda region: fake.client)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    fake.expect_get_task(1, "QUEUED")
+    fake.expect_get_task(2, "RUNNING")
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", ledger]) == 2
     assert "stdin is not a terminal" in capsys.readouterr().err and not fake.sent("CancelQuantumTask")
-    # --yes: the two unfinished tasks are cancelled with a client token
-    monkeypatch.setattr(qpu_commands, "_client", lambda region: fake.client)
-    fake.expect_cancel(1)
-    fake.expect_cancel(2, status="CANCELLED")
+    # --yes: the queued task is cancelled with a client token; the running one is not (issue 12:
+    # Braket cancels CREATED and, best effort, QUEUED tasks; a RUNNING task completes and is billed)
+    fake.expect_get_task(1, "QUEUED")
+    fake.expect_get_task(2, "RUNNING")
+    fake.expect_cancel(1, status="CANCELLED")
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", ledger, "--yes"]) == 0
     fake.done()
-    assert [c["quantumTaskArn"] for c in fake.sent("CancelQuantumTask")] == [fake.arn(1), fake.arn(2)]
+    assert [c["quantumTaskArn"] for c in fake.sent("CancelQuantumTask")] == [fake.arn(1)]
     assert all(len(c["clientToken"]) == 64 for c in fake.sent("CancelQuantumTask"))
-    assert [r.state for r in Ledger(aws["ledger"]).rows()] == ["COMPLETED", "CANCELLING", "CANCELLED"]
-    assert "task 2 on ionq-forte-enterprise-1: CANCELLED" in capsys.readouterr().out
+    assert [r.state for r in Ledger(aws["ledger"]).rows()] == ["COMPLETED", "CANCELLED", "RUNNING"]
+    out = capsys.readouterr().out
+    assert "task 1 on ionq-forte-enterprise-1: CANCELLED" in out
+    assert "task 2  RUNNING" in out and "not cancelled" in out
     assert main(["hardware", "status", "--ledger", ledger, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["spend_usd"] == "24.90" and doc["pending_tasks"] == 1
+    assert doc["committed_usd"] == "24.90" and Decimal(doc["spent_usd"]) == Decimal("16.60")  # cancelled: $0
     assert_no_secrets(aws["ledger"].read_text())
 
 
@@ -550,9 +557,11 @@ def test_cancel_asks_for_confirmation(compiled, aws, monkeypatch, capsys):
 
     monkeypatch.setattr("sys.stdin", Terminal("n\n"))
     monkeypatch.setattr(qpu_commands, "_client", lambda region: fake.client)
+    fake.expect_get_task(0, "QUEUED")  # issue 12: cancel reads the state first
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", str(aws["ledger"])]) == 1
     assert "not cancelled" in capsys.readouterr().out and not fake.sent("CancelQuantumTask")
     monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
+    fake.expect_get_task(0, "QUEUED")
     fake.expect_cancel(0)
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", str(aws["ledger"])]) == 0
     fake.done()
