@@ -153,6 +153,8 @@ def validate_device(
     run_started = time.perf_counter()
     run = backend.run(circuits, params.shots, sample_indices=list(range(len(circuits))), estimate=est)
     run_s = time.perf_counter() - run_started
+    for note in run.notes:  # QPU: AWS spending limits, execution windows
+        progress(f"  {device.id}: {note}")
     if after_run is not None:
         after_run(run)
     if run.pending:

@@ -14,7 +14,7 @@ Example:
     >>> run = backend.run(circuits, 1000, sample_indices=range(len(circuits)),    # doctest: +SKIP
     ...                   estimate=estimate(device, len(circuits), 1000))
     >>> run.counts.shape, run.committed_usd, run.spent_usd                        # doctest: +SKIP
-    ((48, 2), Decimal('35.94'), Decimal('0'))
+    ((48, 2), Decimal('36.24'), Decimal('0'))
 """
 
 from __future__ import annotations
