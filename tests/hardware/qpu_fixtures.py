@@ -23,7 +23,6 @@ import copy
 import json
 import re
 import uuid
-from decimal import Decimal
 from datetime import datetime, timedelta, timezone
 from unittest import mock
 

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from qml_ops.cli import main
 from qml_ops.cost import estimate
 from qml_ops.errors import BudgetError, HardwareError
 from qml_ops.hardware import billing
@@ -369,7 +370,7 @@ def test_get_device_answers_with_the_real_document_and_the_circuits_meet_it(comp
 # --------------------------------------------------------------- 10. an approval buys one run
 
 
-def test_a_second_run_under_a_used_approval_creates_nothing(compiled, aws):
+def test_a_second_run_under_a_used_approval_creates_nothing(compiled, aws, capsys):
     device, circuits, shots, est, fake = setup(compiled, GARNET)
     fake.expect_get_device()
     fake.expect_create(0)
@@ -391,6 +392,10 @@ def test_a_second_run_under_a_used_approval_creates_nothing(compiled, aws):
     # the same run again is a resume: free, no new approval, no call
     again = run(fake, device, circuits, shots, est, aws["ledger"], approved=False)
     assert money(again) == (Decimal("1.17"), Decimal("1.17")) and len(fake.calls) == 4
+    assert main(["hardware", "status", "--ledger", str(aws["ledger"])]) == 0
+    out = capsys.readouterr().out
+    assert "spend so far: $1.17" in out and "spent (billed): $1.17" in out
+    assert f"approval {approval.id}" in out and "used by run-1" in out and "not used yet" in out  # run-2's
     # a ledger that lost the run's tasks: the used approval does not pay again
     aws["ledger"].unlink()
     with pytest.raises(BudgetError, match="paid for run run-1 on .* holds none of its tasks"):
@@ -458,3 +463,23 @@ def test_spending_limit_arn_is_of_the_service_pattern():
 
     pattern = r"arn:aws[a-z\-]*:braket:[a-z0-9\-]+:[0-9]{12}:spending-limit/.*"
     assert re.fullmatch(pattern, LIMIT_ARN)
+
+
+def test_budget_periods_and_the_total_budget_gate():
+    from qml_ops.hardware.gate import check_total_budget
+
+    may = datetime(2026, 5, 31, 23, 59, tzinfo=timezone.utc)
+    assert billing.period_window("month", may) == (datetime(2026, 5, 1, tzinfo=timezone.utc),
+                                                   datetime(2026, 6, 1, tzinfo=timezone.utc))
+    assert billing.period_window("month", datetime(2026, 12, 3, tzinfo=timezone.utc))[1] == datetime(
+        2027, 1, 1, tzinfo=timezone.utc)
+    assert billing.period_window("year", may)[0] == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert billing.period_window("all", may) == (None, None)
+    with pytest.raises(ValueError, match="budget period must be one of"):
+        billing.period_window("week", may)
+    # one cent short, rounded against spending; nothing to create is always allowed
+    assert not check_total_budget("0.011", "99.99", "100.00", "2026-05").allowed  # $100.001 rounds up to $100.01
+    assert check_total_budget("0.01", "99.99", "100.00", "2026-05").allowed
+    assert not check_total_budget("0.01", "99.99", "99.999", "2026-05").allowed  # budget rounds down to $99.99
+    assert check_total_budget("0", "500", 0, "2026-05").allowed
+    assert "not set" in check_total_budget("1", "0", None, "2026-05").reason
