@@ -3,7 +3,9 @@
 Prices the run first and prints the estimate. `hardware.mode`:
   emulate (default): calibrated local emulators of each device, offline and free;
   qpu: real devices, only if the estimate is within hardware.max_budget_usd and
-       hardware.approve_usd covers it; otherwise the stage is skipped (exit 0);
+       hardware.approve_usd, `qml-ops hardware approve` recorded an approval of this
+       exact run (consumed by it; a resume needs no new one) and the period's spend
+       stays within hardware.total_budget_usd; otherwise the stage is skipped (exit 0);
   off: skipped.
 Outputs metrics/hardware.json and plots/hardware/*.png; logs a `hardware` run
 linked to the training run, puts the device metrics on the registered model,
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from qml_ops import io, plots, project, tracking
 from qml_ops.config import Params
-from qml_ops.hardware import reporting
+from qml_ops.hardware import approvals, reporting
 from qml_ops.hardware.params_check import check_hardware_params
 from qml_ops.hardware.validation import estimates, gate_decision
 from qml_ops.stage import run_stage
@@ -35,6 +37,8 @@ def main(params: Params) -> None:
     print(reporting.estimate_table(prices, hw.mode))
     if hw.mode == "qpu":
         decision = gate_decision(hw, prices)
+        if decision.allowed:  # ceilings passed: now this run's recorded approval and the period's budget
+            decision = approvals.stage_decision(params, prices)
         if not decision.allowed:
             io.write_json(METRICS, reporting.skipped(hw, decision.reason, prices))
             print(f"hardware: skipped, no task created: {decision.reason}")

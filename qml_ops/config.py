@@ -256,6 +256,10 @@ class HardwareParams(_Section):
     one_task_per_inference: bool = False
     max_budget_usd: float = Field(0.0, ge=0)
     approve_usd: float = Field(0.0, ge=0)
+    total_budget_usd: float = Field(0.0, ge=0)
+    budget_period: Literal["month", "year", "all"] = "month"
+    refuse_outside_window: bool = False
+    enforce_spending_limit: bool = False
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
     s3_bucket: Optional[str] = None
     s3_prefix: str = "qml-ops"

@@ -6,9 +6,14 @@ in :class:`~decimal.Decimal` and rounded half-up to the cent once, at the end
 (:func:`qml_ops.money.to_cents`).
 
 Where the device supports program sets, samples are packed into tasks of at
-most 100 executables and 200,000 shots (one fee per task); otherwise, or with
+most 100 executables and at most 200,000 shots in total (the program-set action
+of the Braket device documents: ``maximumExecutables``, ``maximumTotalShots``)
+and, in total, no more than the device's own ``shotsRange`` maximum (20,000 on
+IQM Garnet): the Braket SDK checks only the program-set limit, so a plan stays
+under both. Each task pays the fee once. Otherwise, or with
 ``one_task_per_inference=True``, every sample is its own task (how the
 reference case study ran, and how ``AwsDevice.run_batch`` bills).
+:func:`qml_ops.hardware.qpu.plan_tasks` splits a run exactly as priced here.
 
 Example:
     >>> from qml_ops.cost import estimate
@@ -16,7 +21,9 @@ Example:
     >>> e = estimate(get_device("iqm-garnet"), 48, 512, one_task_per_inference=True)
     >>> e.tasks, str(e.cost_usd)
     (48, '50.04')
-    >>> estimate(get_device("iqm-garnet"), 48, 512).tasks   # one program set
+    >>> estimate(get_device("iqm-garnet"), 48, 512).tasks   # 39 + 9: 20,000 shots at most per set
+    2
+    >>> estimate(get_device("iqm-emerald"), 48, 512).tasks  # one program set
     1
 """
 
@@ -89,13 +96,22 @@ def check_shots(device: Device, shots: int) -> None:
         )
 
 
+def max_program_set_shots(device: Device) -> int:
+    """The most shots one program set on ``device`` may hold in total: the
+    program-set limit, and no more than the device's shots maximum."""
+    if device.max_shots is None:
+        return PROGRAM_SET_MAX_TOTAL_SHOTS
+    return min(PROGRAM_SET_MAX_TOTAL_SHOTS, device.max_shots)
+
+
 def executables_per_task(device: Device, shots: int) -> int:
-    """How many samples one task holds: a program set's worth, or 1."""
-    if not device.supports_program_sets or shots > PROGRAM_SET_MAX_TOTAL_SHOTS:
+    """How many samples one task holds: a program set's worth (at most 100
+    executables and :func:`max_program_set_shots` shots), or 1."""
+    if not device.supports_program_sets or shots > max_program_set_shots(device):
         return 1
     if shots == 0:  # exact simulation: only the executable limit applies
         return PROGRAM_SET_MAX_EXECUTABLES
-    return min(PROGRAM_SET_MAX_EXECUTABLES, PROGRAM_SET_MAX_TOTAL_SHOTS // shots)
+    return max(1, min(PROGRAM_SET_MAX_EXECUTABLES, max_program_set_shots(device) // shots))
 
 
 def estimate(

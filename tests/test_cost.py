@@ -43,10 +43,23 @@ def test_cost_per_inference_of_the_case_study(device_id, per_inference):
 
 
 def test_program_sets_pay_the_fee_once_per_task():
-    e = estimate(dev("iqm-garnet"), 48, 512)
+    e = estimate(dev("iqm-emerald"), 48, 512)
     assert (e.tasks, e.program_sets, e.executables_per_task) == (1, True, 100)
-    assert e.cost_usd == Decimal("35.94")  # 0.30 + 24576 x 0.00145 = 35.9352
-    assert estimate(dev("iqm-garnet"), 250, 512).tasks == 3  # 100 + 100 + 50
+    assert e.cost_usd == Decimal("39.62")  # 0.30 + 24576 x 0.0016 = 39.6216
+    assert estimate(dev("iqm-emerald"), 250, 512).tasks == 3  # 100 + 100 + 50
+
+
+def test_a_program_set_holds_no_more_shots_than_the_device_takes():
+    """Garnet's shotsRange ends at 20,000: a program set there holds at most
+    20,000 shots in total (39 x 512), though the program-set limit is 200,000."""
+    e = estimate(dev("iqm-garnet"), 48, 512)
+    assert (e.tasks, e.program_sets, e.executables_per_task) == (2, True, 39)
+    assert e.cost_usd == Decimal("36.24")  # 2 x 0.30 + 24576 x 0.00145 = 36.2352
+    assert estimate(dev("iqm-garnet"), 250, 512).tasks == 7  # 6 x 39 + 16
+    e = estimate(dev("iqm-garnet"), 12, 20_000)  # one sample fills a task: no program sets
+    assert (e.tasks, e.program_sets, e.executables_per_task) == (12, False, 1)
+    e = estimate(dev("rigetti-cepheus-1-108q"), 250, 512)  # 50,000 // 512 = 97 per set
+    assert (e.tasks, e.executables_per_task) == (3, 97)
 
 
 def test_program_sets_respect_the_total_shots_limit():

@@ -30,7 +30,7 @@ from qml_ops.hardware import profiles
 from qml_ops.money import usd
 
 #: Modules exposing ``register_hardware(subparsers)`` for more ``qml-ops hardware`` commands.
-HARDWARE_COMMAND_MODULES: tuple[str, ...] = ("qml_ops.hardware.qpu_commands",)
+HARDWARE_COMMAND_MODULES: tuple[str, ...] = ("qml_ops.hardware.qpu_commands", "qml_ops.hardware.run_commands")
 
 #: A 1-qubit fidelity at or below this marks a qubit the vendor did not calibrate
 #: (Rigetti reports 0.5 with standard error 1.0 for such qubits).

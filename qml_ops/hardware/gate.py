@@ -101,3 +101,43 @@ def check_spend(
         f"estimate {usd(estimate)} is within hardware.max_budget_usd {usd(budget)} "
         f"and approved up to {usd(approval)}",
     )
+
+
+def check_total_budget(needed_usd: object, period_exposure_usd: object, total_budget_usd: object,
+                       period: str) -> GateDecision:
+    """Decide whether ``needed_usd`` more may be committed in the budget period.
+
+    ``hardware.total_budget_usd`` caps what all QPU runs of the project may spend
+    in the period (:mod:`qml_ops.hardware.billing`: what the ledger's tasks of the
+    period are billed, or may still be). Rounded against spending: the exposure
+    plus the need up to the cent, the budget down. Nothing needed is always allowed
+    (collecting what exists is never blocked).
+
+    Args:
+        needed_usd: what is about to be created (USD).
+        period_exposure_usd: the ledger's exposure in the period (USD).
+        total_budget_usd: ``hardware.total_budget_usd``, or None.
+        period: the period as people read it (``2026-05``).
+
+    Example:
+        >>> check_total_budget("10.00", "95.00", 100, "2026-05").reason
+        'the QPU spend of 2026-05 ($95.00) plus this run ($10.00) exceeds hardware.total_budget_usd $100.00'
+    """
+    needed = parse_usd(needed_usd)
+    exposure = parse_usd(period_exposure_usd)
+    if needed is None or exposure is None:
+        return GateDecision(False, f"no valid amounts to check against the total budget "
+                                   f"(needed {needed_usd!r}, spent {period_exposure_usd!r})")
+    if needed == 0:
+        return GateDecision(True, "nothing left to create: collecting only")
+    budget = _cents(total_budget_usd, "down")
+    total = to_cents(exposure + needed, "up")
+    if budget is None or total > budget:
+        shown = "not set" if budget is None else usd(budget)
+        return GateDecision(
+            False,
+            f"the QPU spend of {period} ({usd(to_cents(exposure, 'up'))}) plus this run "
+            f"({usd(to_cents(needed, 'up'))}) exceeds hardware.total_budget_usd {shown}",
+        )
+    return GateDecision(True, f"the QPU spend of {period} with this run ({usd(total)}) is within "
+                              f"hardware.total_budget_usd {usd(budget)}")

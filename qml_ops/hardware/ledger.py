@@ -16,8 +16,21 @@ field (money as a decimal string, tuples as lists)::
     run_key, model_version, device, device_arn, task_index, attempt,
     sample_indices, shots, shots_total, n_executables, program_sets,
     program_hash, client_token, tags, s3_bucket, s3_prefix, cost_usd,
+    price_per_task_usd, price_per_shot_usd, approval_id,
     state, arn, created_at, updated_at, failure_reason, output_s3_bucket,
-    output_s3_directory, queue_position, queue_s, execution_s, total_s, counts
+    output_s3_directory, queue_position, running_at, queue_s, execution_s,
+    total_s, num_successful_shots, spent_usd, counts
+
+``cost_usd`` is the *committed* cost (price table, at creation); ``spent_usd``
+is what Braket bills for the task once it is final (see
+:mod:`qml_ops.hardware.billing`).
+
+The run approvals of ``qml-ops hardware approve`` (:mod:`qml_ops.hardware.approvals`)
+sit beside the ledger, in ``approvals.json`` of the same folder
+(``{"version": 1, "approvals": [ {approval}, ... ]}``), under the same lock. An
+approval is marked used by a run right after the first row it pays for is
+written (that row carries its id, so a crash between the two only leaves the
+mark to a later write; a run's rows are what makes a resume free).
 
 Files written before :class:`TaskRow` existed (the same version 1, with a
 field or two missing) load unchanged; keys this version does not know are kept.
@@ -55,6 +68,8 @@ from qml_ops.io import write_json
 
 LEDGER_VERSION = 1
 DEFAULT_LEDGER = project.QPU_LEDGER
+#: The recorded run approvals, beside the ledger file.
+APPROVALS_FILE = "approvals.json"
 
 #: Tags put on every task (the run and the task index, plus the client token so
 #: a task found by ``search_quantum_tasks`` can be matched to its ledger row).
@@ -109,12 +124,16 @@ class TaskRow:
     index of each executable), ``shots`` (per executable), ``shots_total``,
     ``n_executables``, ``program_sets``, ``program_hash`` (sha256 of the exact
     action and device parameters), ``client_token``, ``tags``, ``s3_bucket``,
-    ``s3_prefix`` and ``cost_usd`` (price-table cost, exact).
+    ``s3_prefix``, ``cost_usd`` (committed: the price-table cost, exact),
+    ``price_per_task_usd``/``price_per_shot_usd`` (the prices it was committed
+    at) and ``approval_id`` (the recorded approval that paid for it).
 
     Progress (updated as the task moves): ``state``, ``arn`` (set once the
-    task exists: from then on it is billed), ``created_at``/``updated_at`` (UTC
+    task exists: from then on it may be billed), ``created_at``/``updated_at`` (UTC
     ISO text), ``failure_reason``, ``output_s3_bucket``/``output_s3_directory``,
-    ``queue_position``, ``queue_s``/``execution_s``/``total_s`` (seconds) and
+    ``queue_position``, ``running_at`` (when a poll first saw it RUNNING),
+    ``queue_s``/``execution_s``/``total_s`` (seconds), ``num_successful_shots``
+    (``GetQuantumTask``), ``spent_usd`` (what Braket bills for it, once final) and
     ``counts`` (per executable ``(n0, n1)`` of the readout qubit, ``None`` for a
     failed executable; ``None`` until read).
 
@@ -138,6 +157,9 @@ class TaskRow:
     s3_bucket: str | None
     s3_prefix: str | None
     cost_usd: Decimal
+    price_per_task_usd: Decimal | None = None
+    price_per_shot_usd: Decimal | None = None
+    approval_id: str | None = None
     state: str = CREATING
     arn: str | None = None
     created_at: str | None = None
@@ -146,9 +168,12 @@ class TaskRow:
     output_s3_bucket: str | None = None
     output_s3_directory: str | None = None
     queue_position: str | None = None
+    running_at: str | None = None
     queue_s: float | None = None
     execution_s: float | None = None
     total_s: float | None = None
+    num_successful_shots: int | None = None
+    spent_usd: Decimal | None = None
     counts: tuple[Counts | None, ...] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -183,6 +208,9 @@ class TaskRow:
         doc["sample_indices"] = list(self.sample_indices)
         doc["tags"] = dict(self.tags)
         doc["cost_usd"] = str(self.cost_usd)
+        for name in _OPTIONAL_MONEY:
+            value = getattr(self, name)
+            doc[name] = None if value is None else str(value)
         doc["counts"] = None if self.counts is None else [
             None if c is None else list(c) for c in self.counts]
         return doc
@@ -211,6 +239,8 @@ class TaskRow:
                 s3_bucket=doc.get("s3_bucket"), s3_prefix=doc.get("s3_prefix"),
                 cost_usd=Decimal(str(doc.get("cost_usd", "0"))),
                 counts=_counts(doc.get("counts")),
+                num_successful_shots=_optional_int(doc.get("num_successful_shots")),
+                **{name: _optional_money(doc.get(name)) for name in _OPTIONAL_MONEY},
             )
         except (TypeError, ValueError, InvalidOperation, AttributeError) as exc:
             raise HardwareError(f"{where}: malformed field ({exc})") from None
@@ -219,6 +249,18 @@ class TaskRow:
 
 _REQUIRED = ("run_key", "model_version", "device", "device_arn", "task_index", "sample_indices",
              "shots", "shots_total", "n_executables", "program_sets", "program_hash", "client_token")
+
+
+#: Optional money fields (a decimal string on disk, or null).
+_OPTIONAL_MONEY = ("price_per_task_usd", "price_per_shot_usd", "spent_usd")
+
+
+def _optional_money(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _optional_int(value) -> int | None:
+    return None if value is None else int(value)
 
 
 def _counts(value) -> tuple[Counts | None, ...] | None:
@@ -236,7 +278,8 @@ def latest_attempts(rows: Iterable[TaskRow]) -> dict[int, TaskRow]:
 
 
 def spend(rows: Iterable[TaskRow]) -> Decimal:
-    """Price-table cost of the rows' created tasks (exact, not rounded)."""
+    """Committed cost of the rows' created tasks: the price table at creation (exact,
+    not rounded). What Braket bills is :func:`qml_ops.hardware.billing.spent`."""
     return sum((r.cost_usd for r in rows if r.is_created), Decimal(0))
 
 
@@ -275,8 +318,12 @@ class Ledger:
     # ------------------------------------------------------------ reading
 
     def _read(self) -> list[dict]:
+        return self._read_doc()["tasks"]
+
+    def _read_doc(self) -> dict:
+        """The whole file (``{"version": 1, "tasks": []}`` if there is none yet)."""
         if not self.path.exists():
-            return []
+            return {"version": LEDGER_VERSION, "tasks": []}
         try:
             doc = json.loads(self.path.read_text())
         except (OSError, ValueError) as exc:
@@ -290,7 +337,7 @@ class Ledger:
                 f"{self.path}: ledger version {doc.get('version')!r} is not supported "
                 f"(expected {LEDGER_VERSION})"
             )
-        return doc["tasks"]
+        return doc
 
     def rows(self, run_key: str | None = None, device: str | None = None) -> list[TaskRow]:
         """All rows, optionally of one run and/or device, by task index and attempt."""
@@ -314,23 +361,74 @@ class Ledger:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def upsert(self, row: TaskRow) -> TaskRow:
+    def upsert(self, row: TaskRow, use_approval: tuple[str, str] | None = None) -> TaskRow:
         """Insert or update (merge) ``row``, keyed by run, device, task index, attempt.
 
         The file is re-read under the lock and rewritten atomically, so the row is
         on disk when this returns. Returns the row as stored (``updated_at`` set).
+
+        Args:
+            row: the row.
+            use_approval: ``(approval id, run key)``: mark that recorded approval
+                used by the run, right after the row (the first row an approval
+                pays for) is written, under the same lock.
+
+        Raises:
+            HardwareError: ``use_approval`` names an approval the file does not hold.
         """
         new = row.with_changes(updated_at=utc_now()).to_json()
         with self._locked():
-            docs = self._read()
+            approvals = self._read_approvals() if use_approval is not None else None
+            if approvals is not None and not any(a.get("id") == use_approval[0] for a in approvals):
+                raise HardwareError(f"{self.approvals_path}: no recorded approval {use_approval[0]!r}; "
+                                    "nothing was submitted")
+            doc = self._read_doc()
+            docs = doc["tasks"]
             for i, old in enumerate(docs):
                 if _stored_key(old) == row.key:
                     docs[i] = new = {**old, **new}
                     break
             else:
                 docs.append(new)
-            write_json(self.path, {"version": LEDGER_VERSION, "tasks": docs})
+            write_json(self.path, {**doc, "version": LEDGER_VERSION, "tasks": docs})
+            if approvals is not None:
+                approval_id, run_key = use_approval
+                for approval in approvals:
+                    if approval.get("id") == approval_id:
+                        approval.setdefault("used", {}).setdefault(run_key, utc_now())
+                write_json(self.approvals_path, {"version": LEDGER_VERSION, "approvals": approvals})
         return TaskRow.from_json(new)
+
+    # ------------------------------------------------------------ approvals
+
+    @property
+    def approvals_path(self) -> Path:
+        """``approvals.json`` beside the ledger."""
+        return self.path.with_name(APPROVALS_FILE)
+
+    def _read_approvals(self) -> list[dict]:
+        path = self.approvals_path
+        if not path.exists():
+            return []
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise HardwareError(f"cannot read the QPU approvals {path}: {exc}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("approvals"), list):
+            raise HardwareError(f"{path} is not a qml-ops approvals file (expected {{'version': 1, 'approvals': [...]}})")
+        if doc.get("version") != LEDGER_VERSION:
+            raise HardwareError(f"{path}: version {doc.get('version')!r} is not supported (expected {LEDGER_VERSION})")
+        return doc["approvals"]
+
+    def approval_docs(self) -> list[dict]:
+        """The recorded approvals as stored (see :mod:`qml_ops.hardware.approvals`)."""
+        return list(self._read_approvals())
+
+    def add_approval_doc(self, approval: dict) -> None:
+        """Append one recorded approval (atomically, under the ledger's lock)."""
+        with self._locked():
+            approvals = self._read_approvals()
+            write_json(self.approvals_path, {"version": LEDGER_VERSION, "approvals": [*approvals, approval]})
 
     def update(self, row: TaskRow, **changes: Any) -> TaskRow:
         """:meth:`upsert` ``row`` with some fields changed; returns the stored row."""

@@ -28,6 +28,7 @@ from qml_ops.errors import HardwareError
 from qml_ops.hardware.backends import (
     Backend, BackendOptions, DeviceRun, QpuSettings, backend_for, backend_name,
 )
+from qml_ops.hardware.approvals import run_key_prefix
 from qml_ops.hardware.ledger import default_ledger_path
 from qml_ops.hardware.profiles import load_profile
 from qml_ops.hardware.validation import DeviceResult, device_for, total_estimate, validate_device
@@ -110,6 +111,8 @@ def qpu_settings(params: Params, run_key: str, model_version: str) -> QpuSetting
         approve_usd=hw.approve_usd, max_budget_usd=hw.max_budget_usd, ledger_path=default_ledger_path(),
         run_key=run_key, model_version=model_version, s3_bucket=hw.s3_bucket, s3_prefix=hw.s3_prefix,
         one_task_per_inference=hw.one_task_per_inference, poll_timeout_s=hw.poll_timeout_s,
+        total_budget_usd=hw.total_budget_usd, budget_period=hw.budget_period,
+        refuse_outside_window=hw.refuse_outside_window, enforce_spending_limit=hw.enforce_spending_limit,
     )
 
 
@@ -155,7 +158,7 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
     X_raw, y = validation_samples(hw.n_samples)
     features = encoder.transform(X_raw)
     z_sim = model.expval(features)
-    run_key = f"{name}-v{version.version}-{hw.n_samples}x{hw.shots}"
+    run_key = run_key_prefix(name, version.version, hw.n_samples, hw.shots)
     options = BackendOptions(seed=hw.seed, qpu=qpu_settings(params, run_key, str(version.version)))
     results: list[DeviceResult] = []
     tags = {**tracking.standard_tags("hardware", ("data/prepared",)), "hardware.mode": hw.mode,

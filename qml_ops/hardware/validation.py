@@ -103,6 +103,14 @@ def compare(z_sim: np.ndarray, counts: np.ndarray, y: np.ndarray, shots: int, se
     }
 
 
+def compile_circuits(model: QCNNClassifier, profile: Any, features: np.ndarray, seed: int) -> list:
+    """The model's circuit compiled for ``profile``'s device, bound to each sample
+    (what runs on the device; ``qml-ops hardware approve`` binds an approval to it)."""
+    from qml_ops.hardware.compile import compile_spec
+
+    return compile_spec(model.spec, model.weights_, profile, seed=seed).bind_batch(features)
+
+
 def validate_device(
     params: HardwareParams,
     backend: Backend,
@@ -132,22 +140,21 @@ def validate_device(
         HardwareError: the profile is too small, results are pending, or no sample
             has a result.
     """
-    from qml_ops.hardware.compile import compile_spec
-
     device, profile = backend.device, backend.profile
     if len(profile.qubits) < model.n_qubits:
         raise HardwareError(
             f"{device.id}: profile {profile.source} has {len(profile.qubits)} qubits, the model needs {model.n_qubits}"
         )
     started = time.perf_counter()
-    compiled_model = compile_spec(model.spec, model.weights_, profile, seed=params.seed)
-    circuits = compiled_model.bind_batch(features)
+    circuits = compile_circuits(model, profile, features, params.seed)
     compile_s = time.perf_counter() - started
     progress(f"  {device.id}: compiled {len(circuits)} circuits ({circuits[0].two_qubit_gate_count} two-qubit "
              f"gates, depth {circuits[0].depth}) in {compile_s:.1f} s")
     run_started = time.perf_counter()
     run = backend.run(circuits, params.shots, sample_indices=list(range(len(circuits))), estimate=est)
     run_s = time.perf_counter() - run_started
+    for note in run.notes:  # QPU: AWS spending limits, execution windows
+        progress(f"  {device.id}: {note}")
     if after_run is not None:
         after_run(run)
     if run.pending:
@@ -164,6 +171,7 @@ def validate_device(
         cost_basis=run.cost_basis,
         spent_usd=round(float(run.spent_usd), 2),
         latency_s_per_inference=round(run.latency.per_inference_s or run_s / n, 6),
+        **run.latency.summary(),
         samples_without_results=int((~done).sum()),
         expected_qpu_latency_s_per_inference=device.latency_per_inference_s,
         tasks=int(run.tasks),

@@ -21,7 +21,7 @@ from qml_ops.hardware.backends import (
 from qml_ops.hardware.backends.braket_qpu import run_key_for
 from qml_ops.hardware.backends import registry
 from qml_ops.hardware.devices import get_device
-from tests.hardware.qpu_fixtures import BUCKET, PREFIX, FakeBraket
+from tests.hardware.qpu_fixtures import BUCKET, PREFIX, FakeBraket, record_approval
 from tests.hardware.test_qpu import GARNET, IONQ, _s3, aws, compiled  # noqa: F401  (fixtures)
 
 SEED = 7  # FakeBraket's results are the torch emulator's counts with this seed
@@ -31,9 +31,10 @@ def qpu_backend(device, profile, circuits, shots, est, ledger, **settings):
     fake = FakeBraket(device, circuits, shots, profile, per_task=est.executables_per_task if est.program_sets else 1,
                       program_set=est.program_sets, s3=_s3(device.region), seed=SEED,
                       run_key=run_key_for("qcnn-v1", circuits), model_version="1")
+    record_approval(ledger, device, circuits, shots, est, fake.run_key, "1")  # `qml-ops hardware approve`
     settings = QpuSettings(approve_usd=est.cost_usd, max_budget_usd=100, ledger_path=ledger, run_key="qcnn-v1",
                            model_version="1", s3_bucket=BUCKET, s3_prefix=PREFIX, poll_interval_s=0,
-                           braket_client=fake.client, s3_client=fake.s3, **settings)
+                           total_budget_usd=100, braket_client=fake.client, s3_client=fake.s3, **settings)
     return backend_for("qpu", device, profile, BackendOptions(qpu=settings)), fake
 
 

@@ -29,7 +29,7 @@ from qml_ops.hardware.devices import get_device
 from qml_ops.hardware.ledger import Ledger, client_token
 from qml_ops.hardware.profiles import load_profile
 from tests.hardware.qpu_fixtures import (
-    BUCKET, FAKE_KEY, FAKE_SECRET, FAKE_TOKEN, PREFIX, FakeBraket,
+    BUCKET, FAKE_KEY, FAKE_SECRET, FAKE_TOKEN, PREFIX, FakeBraket, has_approval, record_approval,
 )
 
 GARNET, IONQ = "iqm-garnet", "ionq-forte-enterprise-1"
@@ -92,13 +92,19 @@ def setup(compiled, device_id, one_task_per_inference=False, **fake_kwargs):
     return device, circuits, shots, est, fake
 
 
-def run(fake, device, circuits, shots, est, ledger, *, approve=None, budget=None, **kwargs):
+def run(fake, device, circuits, shots, est, ledger, *, approve=None, budget=None, total=None,
+        approved=True, **kwargs):
+    """``run_on_qpu`` of the fake's run; unless ``approved=False``, with a recorded
+    approval of exactly this run (as ``qml-ops hardware approve`` leaves one)."""
     kwargs.setdefault("poll_timeout_s", 60)
     kwargs.setdefault("poll_interval_s", 0)
+    if approved and not has_approval(ledger, device.id, fake.run_key):
+        record_approval(ledger, device, circuits, shots, est, fake.run_key, fake.model_version)
     return qpu.run_on_qpu(
         device, circuits, shots, sample_indices=[100 + i for i in range(len(circuits))],
         estimate=est, approve_usd=est.cost_usd if approve is None else approve,
         max_budget_usd=Decimal("5000") if budget is None else budget, ledger_path=ledger,
+        total_budget_usd=Decimal("5000") if total is None else total,
         run_key=fake.run_key, model_version=fake.model_version, s3_bucket=BUCKET, s3_prefix=PREFIX,
         braket_client=fake.client, **kwargs,
     )
@@ -141,7 +147,8 @@ def test_full_run_program_set_garnet(compiled, aws, caplog, capsys):
     assert_no_secrets(aws["ledger"].read_text(), caplog.text, *capsys.readouterr())
     # a re-run finds everything done in the ledger: no AWS call at all
     again = run(fake, device, circuits, shots, est, aws["ledger"])
-    assert len(fake.calls) == 3 and again.cost_usd == Decimal("1.17")
+    # 4 calls of the first run: GetDevice, SearchSpendingLimits (issue 12), CreateQuantumTask, GetQuantumTask
+    assert len(fake.calls) == 4 and again.cost_usd == Decimal("1.17")
     np.testing.assert_array_equal(again.counts, fake.expected_counts)
 
 
@@ -185,14 +192,21 @@ def test_program_set_results_with_relative_paths_and_sdk_agrees(compiled, aws):
 
 
 def test_program_sets_split_like_the_estimate(compiled):
-    device = get_device(GARNET)
+    # issue 12: a program set holds no more shots than the device takes (Garnet: 20,000), so the
+    # 200,000-shot split of this case is shown on Emerald (shots range up to 200,000)
+    device = get_device("iqm-emerald")
     profile, circuits = compiled[GARNET]
     many = (circuits * 2)[:12]
     est = estimate(device, 12, 20_000)  # 10 executables per task -> 2 tasks
     plan = qpu.plan_tasks(device, many, 20_000, list(range(12)), est)
     assert [len(t.positions) for t in plan] == [10, 2] and est.tasks == 2
     assert [t.shots_total for t in plan] == [200_000, 40_000]
-    assert sum(t.cost_usd for t in plan) == Decimal("348.60") == est.cost_usd
+    assert sum(t.cost_usd for t in plan) == Decimal("384.60") == est.cost_usd  # 2 x 0.30 + 240,000 x 0.0016
+    garnet = get_device(GARNET)  # the same run on Garnet: one sample per task
+    garnet_est = estimate(garnet, 12, 20_000)
+    garnet_plan = qpu.plan_tasks(garnet, many, 20_000, list(range(12)), garnet_est)
+    assert len(garnet_plan) == garnet_est.tasks == 12 and not garnet_est.program_sets
+    assert sum(t.cost_usd for t in garnet_plan) == Decimal("351.60") == garnet_est.cost_usd  # 12 x 0.30 + 240,000 x 0.00145
     wrong = estimate(device, 12, 20_000, one_task_per_inference=True)
     with pytest.raises(HardwareError, match="not this run's"):
         qpu.run_on_qpu(device, many, 20_000, sample_indices=list(range(12)), estimate=wrong,
@@ -313,7 +327,8 @@ def test_failed_task_recorded_not_resubmitted(compiled, aws):
     assert failed.state == "FAILED" and failed.failure_reason == "Device calibration in progress"
     # a plain re-run does not resubmit (and makes no call: everything is terminal)
     again = run(fake, device, circuits, shots, est, aws["ledger"])
-    assert len(fake.creates) == 3 and again.failed_samples == [101] and len(fake.calls) == 7
+    # 8 calls: GetDevice, SearchSpendingLimits (issue 12), 3 creates, 3 polls
+    assert len(fake.creates) == 3 and again.failed_samples == [101] and len(fake.calls) == 8
     # resubmission needs its own approval: without it, BudgetError and no create
     with pytest.raises(BudgetError, match="resubmitting 1 failed task"):
         run(fake, device, circuits, shots, est, aws["ledger"], resubmit_failed=True)
@@ -321,8 +336,9 @@ def test_failed_task_recorded_not_resubmitted(compiled, aws):
         run(fake, device, circuits, shots, est, aws["ledger"], resubmit_failed=True,
             approve_resubmit_usd="8.29")
     # approved, but the budget is one cent short of what was spent plus the resubmission
+    # (issue 12: what was spent, $16.60: the failed task is not billed; it was $24.90 committed)
     with pytest.raises(BudgetError, match=r"exceeds hardware.max_budget_usd \$8.29"):
-        run(fake, device, circuits, shots, est, aws["ledger"], budget="33.19",
+        run(fake, device, circuits, shots, est, aws["ledger"], budget="24.89",
             resubmit_failed=True, approve_resubmit_usd="8.30")
     assert len(fake.creates) == 3
     # with a new approval of its cost ($8.30) it is created once more (new attempt, new token)
@@ -333,6 +349,7 @@ def test_failed_task_recorded_not_resubmitted(compiled, aws):
                 approve_resubmit_usd="8.30")
     fake.done()
     assert len(fake.creates) == 4 and final.cost_usd == Decimal("33.20")
+    assert final.spent_usd == Decimal("24.90")  # committed $33.20, the failed attempt billed $0
     assert final.failed_samples == [] and not final.pending
     np.testing.assert_array_equal(final.counts, fake.expected_counts)
     rows = Ledger(aws["ledger"]).rows()
@@ -407,9 +424,11 @@ def test_missing_credentials(compiled, aws, monkeypatch, tmp_path):
         monkeypatch.delenv(name)
     created = []
     monkeypatch.setattr(submit, "_create", lambda *a, **k: created.append(a))
+    record_approval(aws["ledger"], device, circuits, 100, est, "run-1", "qcnn/1")  # approved, budgeted
     with pytest.raises(HardwareError, match="no AWS credentials found") as info:
         qpu.run_on_qpu(device, circuits, 100, sample_indices=[0, 1, 2], estimate=est,
-                       approve_usd=est.cost_usd, max_budget_usd=100, ledger_path=aws["ledger"],
+                       approve_usd=est.cost_usd, max_budget_usd=100, total_budget_usd=100,
+                       ledger_path=aws["ledger"],
                        run_key="run-1", model_version="qcnn/1", s3_bucket=BUCKET, s3_prefix=PREFIX)
     assert created == [] and not aws["ledger"].exists()
     assert_no_secrets(str(info.value))
@@ -432,9 +451,10 @@ def test_outside_execution_window(compiled, aws, monkeypatch):
         {"executionDay": "Weekdays", "windowStartHour": "17:15:00", "windowEndHour": "23:59:59"},
     ]
     monkeypatch.setattr(clock, "utcnow", lambda: datetime(2026, 5, 9, 12, tzinfo=timezone.utc))
-    fake.expect_get_device(windows=garnet_windows)  # a Saturday
+    fake.expect_get_device(windows=garnet_windows, limits=None)  # a Saturday
+    # issue 12: refusing is what hardware.refuse_outside_window asks for (the default warns)
     with pytest.raises(HardwareError, match="next window opens Monday 2026-05-11 00:00 UTC"):
-        run(fake, device, circuits, shots, est, aws["ledger"])
+        run(fake, device, circuits, shots, est, aws["ledger"], refuse_outside_window=True)
     fake.done()
     assert len(fake.creates) == 0 and not aws["ledger"].exists()
 
@@ -497,23 +517,30 @@ def test_status_and_cancel(compiled, aws, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "ionq-forte-enterprise-1  COMPLETED  1" in out and "QUEUED" in out and "RUNNING" in out
     assert "spend so far: $24.90" in out and "pending: 2 task(s)" in out
-    # non-interactive without --yes: refused, nothing cancelled
+    # non-interactive without --yes: refused, nothing cancelled (issue 12: the states are read first)
+    monkeypatch.setattr(qpu_commands, "_client", lambda region: fake.client)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    fake.expect_get_task(1, "QUEUED")
+    fake.expect_get_task(2, "RUNNING")
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", ledger]) == 2
     assert "stdin is not a terminal" in capsys.readouterr().err and not fake.sent("CancelQuantumTask")
-    # --yes: the two unfinished tasks are cancelled with a client token
-    monkeypatch.setattr(qpu_commands, "_client", lambda region: fake.client)
-    fake.expect_cancel(1)
-    fake.expect_cancel(2, status="CANCELLED")
+    # --yes: the queued task is cancelled with a client token; the running one is not (issue 12:
+    # Braket cancels CREATED and, best effort, QUEUED tasks; a RUNNING task completes and is billed)
+    fake.expect_get_task(1, "QUEUED")
+    fake.expect_get_task(2, "RUNNING")
+    fake.expect_cancel(1, status="CANCELLED")
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", ledger, "--yes"]) == 0
     fake.done()
-    assert [c["quantumTaskArn"] for c in fake.sent("CancelQuantumTask")] == [fake.arn(1), fake.arn(2)]
+    assert [c["quantumTaskArn"] for c in fake.sent("CancelQuantumTask")] == [fake.arn(1)]
     assert all(len(c["clientToken"]) == 64 for c in fake.sent("CancelQuantumTask"))
-    assert [r.state for r in Ledger(aws["ledger"]).rows()] == ["COMPLETED", "CANCELLING", "CANCELLED"]
-    assert "task 2 on ionq-forte-enterprise-1: CANCELLED" in capsys.readouterr().out
+    assert [r.state for r in Ledger(aws["ledger"]).rows()] == ["COMPLETED", "CANCELLED", "RUNNING"]
+    out = capsys.readouterr().out
+    assert "task 1 on ionq-forte-enterprise-1: CANCELLED" in out
+    assert "task 2  RUNNING" in out and "not cancelled" in out
     assert main(["hardware", "status", "--ledger", ledger, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["spend_usd"] == "24.90" and doc["pending_tasks"] == 1
+    assert doc["committed_usd"] == "24.90" and Decimal(doc["spent_usd"]) == Decimal("16.60")  # cancelled: $0
     assert_no_secrets(aws["ledger"].read_text())
 
 
@@ -530,9 +557,11 @@ def test_cancel_asks_for_confirmation(compiled, aws, monkeypatch, capsys):
 
     monkeypatch.setattr("sys.stdin", Terminal("n\n"))
     monkeypatch.setattr(qpu_commands, "_client", lambda region: fake.client)
+    fake.expect_get_task(0, "QUEUED")  # issue 12: cancel reads the state first
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", str(aws["ledger"])]) == 1
     assert "not cancelled" in capsys.readouterr().out and not fake.sent("CancelQuantumTask")
     monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
+    fake.expect_get_task(0, "QUEUED")
     fake.expect_cancel(0)
     assert main(["hardware", "cancel", "--run", "run-1", "--ledger", str(aws["ledger"])]) == 0
     fake.done()

@@ -1,7 +1,9 @@
 """The hardware stage in mode `qpu`, end to end against Stubber-checked Braket and moto S3:
-with budget and approval it creates exactly the estimated tasks, and a re-run creates none."""
+with budget and a recorded approval (`qml-ops hardware approve --yes`) it creates exactly the
+estimated tasks, a re-run creates none, and a retrained model under the used approval creates none."""
 
 import hashlib
+import io
 import json
 import tempfile
 from decimal import Decimal
@@ -10,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qml_ops.cli import main
 from qml_ops.config import load_params
 from qml_ops.hardware.qpu import aws as qpu_aws
 from qml_ops.hardware.compile import compile_spec
@@ -40,6 +43,7 @@ hardware:
   s3_prefix: qml-ops/tasks
   max_budget_usd: 5
   approve_usd: 1.17
+  total_budget_usd: 5
   poll_timeout_s: 30
 """)
     params = load_params("params.yaml")
@@ -61,6 +65,17 @@ hardware:
     fake.expect_create(0)
     fake.expect_get_task(0, "COMPLETED")
 
+    # issue 12: without a recorded approval of this run the stage creates nothing (approve_usd is a ceiling)
+    assert run_stage("hardware", hardware_stage.main, []) == 0
+    skipped = json.loads((root / "metrics/hardware.json").read_text())
+    assert skipped["status"] == "skipped" and "qml-ops hardware approve" in skipped["reason"]
+    assert fake.calls == []
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["hardware", "approve", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "$1.17" in out and fake.run_key in out and "recorded approval" in out
+    assert main(["hardware", "approve", "--yes"]) == 0 and "already approved" in capsys.readouterr().out
+
     assert run_stage("hardware", hardware_stage.main, []) == 0
     assert len(fake.creates) == 1
     report = json.loads((root / "metrics/hardware.json").read_text())
@@ -81,3 +96,11 @@ hardware:
     assert len(fake.creates) == 1 and len(fake.calls) == calls
     again = json.loads((root / "metrics/hardware.json").read_text())["devices"]["iqm-garnet"]
     assert again["accuracy"] == garnet["accuracy"] and again["cost_usd"] == 1.17
+
+    # a retrained model (a new version) under the used approval: skipped, nothing created
+    train_and_register(params, load_encoded())
+    assert run_stage("hardware", hardware_stage.main, []) == 0
+    report = json.loads((root / "metrics/hardware.json").read_text())
+    assert report["status"] == "skipped" and "no recorded approval" in report["reason"]
+    assert len(fake.creates) == 1 and len(fake.calls) == calls
+    fake.done()

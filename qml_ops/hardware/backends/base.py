@@ -14,7 +14,7 @@ Example:
     >>> run = backend.run(circuits, 1000, sample_indices=range(len(circuits)),    # doctest: +SKIP
     ...                   estimate=estimate(device, len(circuits), 1000))
     >>> run.counts.shape, run.committed_usd, run.spent_usd                        # doctest: +SKIP
-    ((48, 2), Decimal('35.94'), Decimal('0'))
+    ((48, 2), Decimal('36.24'), Decimal('0'))
 """
 
 from __future__ import annotations
@@ -78,13 +78,16 @@ class DeviceRun:
         task_rows: the ledger rows of the run's tasks (QPU), else empty.
         committed_usd: what the run costs at price-table rates (QPU: every task
             created; emulator: what the same run on the QPU would cost), exact.
-        spent_usd: what was actually spent (an emulator spends nothing), exact.
+        spent_usd: what was actually spent (QPU: what Braket bills for final tasks,
+            :mod:`qml_ops.hardware.billing`, and the committed cost of tasks not final
+            yet; an emulator spends nothing), exact.
         cost_basis: how ``committed_usd`` was obtained, in words.
         latency: per task queue/execution/total seconds, wall time, per inference.
         pending: True while some task has no final result yet (call again).
         failed_samples: sample indices whose task failed or was cancelled.
         provenance: backend, device, profile, emulator, ledger.
         resume_hint: what to do about pending results (QPU), else ``None``.
+        notes: lines to show with the run (QPU: AWS spending limits, execution windows).
     """
 
     counts: np.ndarray
@@ -101,6 +104,7 @@ class DeviceRun:
     failed_samples: tuple[int, ...]
     provenance: Provenance
     resume_hint: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def done(self) -> np.ndarray:

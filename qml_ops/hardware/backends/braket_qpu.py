@@ -42,6 +42,9 @@ class QpuSettings:
 
     ``run_key`` is the prefix of the ledger's run key (the circuits' digest is
     appended); ``braket_client``/``s3_client`` are injected boto3 clients (tests).
+    ``approve_usd``/``max_budget_usd`` are per-run ceilings, ``total_budget_usd`` the
+    budget of all runs in ``budget_period``; the approval itself is recorded in the
+    ledger (:mod:`qml_ops.hardware.approvals`).
     """
 
     approve_usd: Any
@@ -52,6 +55,10 @@ class QpuSettings:
     s3_bucket: str | None
     s3_prefix: str
     one_task_per_inference: bool = False
+    total_budget_usd: Any = None
+    budget_period: str = "month"
+    refuse_outside_window: bool = False
+    enforce_spending_limit: bool = False
     poll_timeout_s: float = 300
     poll_interval_s: float = 5
     braket_client: Any = None
@@ -93,6 +100,8 @@ class BraketQpuBackend:
             approve_usd=s.approve_usd, max_budget_usd=s.max_budget_usd, ledger_path=s.ledger_path,
             run_key=run_key, model_version=s.model_version, s3_bucket=s.s3_bucket,
             s3_prefix=s.s3_prefix, one_task_per_inference=s.one_task_per_inference,
+            total_budget_usd=s.total_budget_usd, budget_period=s.budget_period,
+            refuse_outside_window=s.refuse_outside_window, enforce_spending_limit=s.enforce_spending_limit,
             braket_client=s.braket_client, s3_client=s.s3_client, poll_timeout_s=s.poll_timeout_s,
             poll_interval_s=s.poll_interval_s, profile=self.profile,
         )
@@ -102,7 +111,7 @@ class BraketQpuBackend:
         return DeviceRun(
             counts=result.counts, p1=None, sample_indices=tuple(result.sample_indices), shots=int(shots),
             tasks=len(result.tasks), task_rows=tuple(result.tasks),
-            committed_usd=result.cost_usd, spent_usd=result.cost_usd, cost_basis=QPU_COST_BASIS,
+            committed_usd=result.cost_usd, spent_usd=result.spent_usd, cost_basis=QPU_COST_BASIS,
             latency=result.latency, pending=result.pending,
             failed_samples=tuple(result.failed_samples),
             provenance=Provenance(
@@ -111,5 +120,5 @@ class BraketQpuBackend:
                 profile_date=getattr(self.profile, "snapshot_date", None),
                 run_key=run_key, ledger_path=str(s.ledger_path),
             ),
-            resume_hint=hint,
+            resume_hint=hint, notes=result.notes,
         )

@@ -20,7 +20,7 @@ from qml_ops.errors import HardwareError
 from qml_ops.hardware.qpu import clock
 
 __all__ = ["READ_ATTEMPTS", "CREATE_ATTEMPTS", "BACKOFF_BASE_S", "BACKOFF_CAP_S", "braket_clients",
-           "describe_error", "is_transient", "read", "retrying"]
+           "credentials_problem", "describe_error", "is_transient", "read", "retrying"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,22 @@ def read(fn: Callable, what: str, **kwargs: Any):
         return retrying(fn, what, READ_ATTEMPTS, **kwargs)
     except (ClientError, BotoCoreError) as exc:
         raise HardwareError(f"{what} failed: {describe_error(exc)}") from None
+
+
+def credentials_problem(region: str) -> str | None:
+    """Why the standard AWS credential chain gives no credentials for ``region``,
+    or ``None`` if it does (the message never shows a key)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        credentials = boto3.Session(region_name=region).get_credentials()
+    except BotoCoreError as exc:
+        return f"cannot load AWS credentials ({type(exc).__name__})"
+    if credentials is None:
+        return ("no AWS credentials found: configure the standard chain (AWS_PROFILE, ~/.aws/credentials, "
+                "SSO or an instance role)")
+    return None
 
 
 def braket_clients(region: str, braket_client=None, s3_client=None):

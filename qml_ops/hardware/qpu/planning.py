@@ -2,14 +2,18 @@
 
 A plan is a list of :class:`PlannedTask`: program sets of up to
 ``estimate.executables_per_task`` consecutive samples where the estimate uses
-them, else one task per sample. Each carries the exact OpenQASM action the
+them (at most 100 executables and, in total, no more shots than both the
+program-set limit and the device's shots maximum allow: a larger run is several
+program sets, each paying the task fee once), else one task per sample. Each carries the exact OpenQASM action the
 Braket SDK would serialise, its device parameters, a hash of both (the ledger
 row's ``program_hash``) and its price-table cost. A plan that deviates from the
 estimate in any way (device, samples, shots, prices, program sets, number of
 tasks, cost to the cent) is refused: the estimate is what was approved.
+:func:`plan_digest` is the hash of everything a plan sends (what a recorded
+approval is bound to).
 
 Example:
-    >>> est = estimate(get_device("iqm-garnet"), 12, 20_000)                 # doctest: +SKIP
+    >>> est = estimate(get_device("iqm-emerald"), 12, 20_000)                # doctest: +SKIP
     >>> [len(t.positions) for t in plan_tasks(device, circuits, 20_000, range(12), est)]  # doctest: +SKIP
     [10, 2]
 """
@@ -28,7 +32,7 @@ from qml_ops.hardware.ledger import sha256
 from qml_ops.hardware.qpu.device_parameters import device_parameters_json
 from qml_ops.money import to_cents
 
-__all__ = ["PlannedTask", "plan_tasks", "check_estimate_is_this_run"]
+__all__ = ["PlannedTask", "plan_tasks", "plan_digest", "check_estimate_is_this_run"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,14 @@ class PlannedTask:
     program_set: bool
     program_hash: str
     cost_usd: Decimal
+    price_per_task_usd: Decimal = Decimal(0)
+    price_per_shot_usd: Decimal = Decimal(0)
+
+
+def plan_digest(plan: Sequence[PlannedTask]) -> str:
+    """sha256 of the plan's program hashes in order: the exact actions, device
+    parameters and task layout a run sends (what an approval is bound to)."""
+    return sha256("\n".join(f"{t.index}:{t.shots}:{t.program_hash}" for t in plan))
 
 
 def check_estimate_is_this_run(device: Device, n_samples: int, shots: int, estimate: Estimate,
@@ -118,6 +130,7 @@ def plan_tasks(device: Device, circuits: Sequence[Any], shots: int, sample_indic
             readout_qubits=tuple(int(c.readout_qubit) for c in chunk),
             action=action, device_parameters=dev_params, shots=shots, shots_total=shots_total,
             program_set=estimate.program_sets, program_hash=program_hash, cost_usd=cost,
+            price_per_task_usd=device.price_per_task_usd, price_per_shot_usd=device.price_per_shot_usd,
         ))
     if len(plan) != estimate.tasks:  # the estimate is what was approved: never deviate
         raise HardwareError(

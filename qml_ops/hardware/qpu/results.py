@@ -19,6 +19,7 @@ import numpy as np
 from qml_ops.cost import Estimate
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.latency import Latency, TaskLatency
+from qml_ops.hardware import billing
 from qml_ops.hardware.ledger import FAILED_STATES, TaskRow, spend
 from qml_ops.hardware.qpu import aws
 from qml_ops.hardware.qpu.planning import PlannedTask
@@ -40,13 +41,17 @@ class QpuResult:
             readout qubit, rows in the order of the circuits; ``NaN`` rows for
             samples whose task is pending, failed or cancelled.
         tasks: the ledger rows of this run on this device (latest attempts last).
-        cost_usd: price-table cost of every task *created* so far (all attempts),
-            exact (not rounded).
+        cost_usd: committed: the price-table cost of every task *created* so far (all
+            attempts), exact (not rounded).
         pending: True while some task is not terminal or its results are unread.
         latency: per task queue/execution/total seconds, the call's wall time and
             the mean task turnaround per completed sample.
         sample_indices: the dataset index of each row of ``counts``.
         failed_samples: sample indices whose task failed or was cancelled.
+        spent_usd: what Braket bills for those tasks (:func:`qml_ops.hardware.billing.spent`:
+            final tasks as billed, the others at their committed cost), exact.
+        notes: what the run should show beside its figures (AWS spending limits,
+            execution windows).
     """
 
     counts: np.ndarray
@@ -56,6 +61,8 @@ class QpuResult:
     latency: Latency
     sample_indices: list[int] = field(default_factory=list)
     failed_samples: list[int] = field(default_factory=list)
+    spent_usd: Decimal = Decimal(0)
+    notes: tuple[str, ...] = ()
 
     @property
     def done(self) -> np.ndarray:
@@ -160,7 +167,8 @@ def read_task_results(s3, bucket: str, directory: str,
 
 
 def assemble_result(plan: Sequence[PlannedTask], latest: Mapping[int, TaskRow], all_rows: list[TaskRow],
-                    estimate: Estimate, sample_indices: Sequence[int], wall_s: float) -> QpuResult:
+                    estimate: Estimate, sample_indices: Sequence[int], wall_s: float,
+                    notes: Sequence[str] = ()) -> QpuResult:
     """The :class:`QpuResult` of a run from its plan and ledger rows.
 
     Args:
@@ -170,6 +178,7 @@ def assemble_result(plan: Sequence[PlannedTask], latest: Mapping[int, TaskRow], 
         estimate: the approved estimate (the first attempts must cost exactly it).
         sample_indices: dataset index of each circuit.
         wall_s: seconds this call took.
+        notes: lines to show with the result.
     """
     counts = np.full((len(sample_indices), 2), np.nan)
     failed: list[int] = []
@@ -189,7 +198,8 @@ def assemble_result(plan: Sequence[PlannedTask], latest: Mapping[int, TaskRow], 
             turnaround += row.total_s
             done_samples += len(task.positions)
         per_task.append(TaskLatency(task_index=task.index, queue_s=row.queue_s,
-                                    execution_s=row.execution_s, total_s=row.total_s))
+                                    execution_s=row.execution_s, total_s=row.total_s,
+                                    executables=len(task.positions)))
     first = [r for r in all_rows if r.attempt == 0]
     if len(first) == len(plan) and all(r.is_created for r in first):
         first_cost = to_cents(spend(first))
@@ -204,4 +214,5 @@ def assemble_result(plan: Sequence[PlannedTask], latest: Mapping[int, TaskRow], 
         latency=Latency(tasks=tuple(per_task), wall_s=round(wall_s, 3),
                         per_inference_s=round(turnaround / done_samples, 3) if done_samples else None),
         sample_indices=[int(i) for i in sample_indices], failed_samples=sorted(failed),
+        spent_usd=billing.spent(all_rows), notes=tuple(notes),
     )

@@ -13,17 +13,20 @@ from __future__ import annotations
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.devices import Device
 from qml_ops.hardware.ledger import (
-    CREATING, TAG_MODEL, TAG_RUN, TAG_TASK, TAG_TOKEN, TaskRow, client_token, utc_now,
+    CREATING, TAG_MODEL, TAG_RUN, TAG_TASK, TAG_TOKEN, TaskRow, client_token,
 )
+from qml_ops.hardware.qpu import clock
 from qml_ops.hardware.qpu.planning import PlannedTask
 
 __all__ = ["new_row", "check_row_matches"]
 
 
 def new_row(task: PlannedTask, *, device: Device, run_key: str, model_version: str,
-            attempt: int, s3_bucket: str, s3_prefix: str) -> TaskRow:
-    """The ``CREATING`` row of one attempt at ``task``, with its deterministic client token
-    and the tags (run, task index, token, model) the task will carry."""
+            attempt: int, s3_bucket: str, s3_prefix: str, approval_id: str | None = None) -> TaskRow:
+    """The ``CREATING`` row of one attempt at ``task``, with its deterministic client token,
+    the tags (run, task index, token, model) the task will carry, the prices it is
+    committed at and the approval that pays for it. Its ``created_at`` is
+    :func:`qml_ops.hardware.qpu.clock.utcnow` (the recovery search window starts there)."""
     token = client_token(run_key, device.arn, task.index, task.program_hash, task.shots, attempt)
     return TaskRow(
         run_key=run_key, model_version=model_version, device=device.id, device_arn=device.arn,
@@ -32,7 +35,9 @@ def new_row(task: PlannedTask, *, device: Device, run_key: str, model_version: s
         program_sets=task.program_set, program_hash=task.program_hash, client_token=token,
         tags={TAG_RUN: run_key, TAG_TASK: str(task.index), TAG_TOKEN: token, TAG_MODEL: model_version},
         s3_bucket=s3_bucket, s3_prefix=s3_prefix, cost_usd=task.cost_usd,
-        state=CREATING, arn=None, created_at=utc_now(),
+        price_per_task_usd=task.price_per_task_usd, price_per_shot_usd=task.price_per_shot_usd,
+        approval_id=approval_id, state=CREATING, arn=None,
+        created_at=clock.utcnow().replace(microsecond=0).isoformat(),
     )
 
 
