@@ -131,14 +131,16 @@ def log_params(params: dict[str, Any]) -> None:
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None, model_id: str | None = None,
-                run_id: str | None = None) -> None:
+                run_id: str | None = None, dataset: Any = None) -> None:
     """Log finite metrics to the active run, or to ``run_id`` (a finished run stays finished),
-    and to the logged model ``model_id`` if given."""
+    and to the logged model ``model_id`` if given, measured on ``dataset`` (a dataset
+    :func:`log_dataset` returned) if given: the model page then lists each metric with
+    its dataset and run."""
     import mlflow
 
     finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
     if finite:
-        mlflow.log_metrics(finite, step=step, model_id=model_id, run_id=run_id)
+        mlflow.log_metrics(finite, step=step, model_id=model_id, run_id=run_id, dataset=dataset)
 
 
 def log_figure(figure: Any, name: str, run_id: str | None = None) -> None:
@@ -162,8 +164,11 @@ def log_dict(data: dict, name: str, run_id: str | None = None) -> None:
     mlflow.log_dict(data, name, run_id=run_id)
 
 
-def log_dataset(X: np.ndarray, y: np.ndarray, name: str, source: str, context: str) -> None:
-    """Record a dataset as an input of the active run (MLflow dataset lineage)."""
+def log_dataset(X: np.ndarray, y: np.ndarray, name: str, source: str, context: str) -> Any:
+    """Record a dataset as an input of the active run (MLflow dataset lineage).
+
+    Returns the MLflow dataset, to link metrics to it (:func:`log_metrics` ``dataset=``).
+    """
     import mlflow
     import mlflow.data
 
@@ -172,6 +177,23 @@ def log_dataset(X: np.ndarray, y: np.ndarray, name: str, source: str, context: s
         warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
         dataset = mlflow.data.from_numpy(features=np.asarray(X), targets=np.asarray(y), source=source, name=name)
     mlflow.log_input(dataset, context=context)
+    return dataset
+
+
+def log_model_input(model_id: str) -> None:
+    """Record the logged model ``model_id`` as an input of the active run (a run that evaluates it)."""
+    import mlflow
+    from mlflow.entities import LoggedModelInput
+
+    mlflow.log_input(model=LoggedModelInput(model_id=model_id))
+
+
+def log_table(columns: dict[str, list], name: str, run_id: str | None = None) -> None:
+    """A table (column -> values) as an MLflow table artifact ``name`` (``.json``) of the active
+    run or ``run_id``; the run page shows it, and ``mlflow.load_table`` reads it back."""
+    import mlflow
+
+    mlflow.log_table(data=columns, artifact_file=name, run_id=run_id)
 
 
 def set_tags(tags: dict[str, Any]) -> None:

@@ -63,7 +63,7 @@ hardware:
 
     assert run_stage("hardware", hardware_stage.main, []) == 0
     assert len(fake.creates) == 1
-    report = json.loads((root / "metrics/hardware.json").read_text())
+    report = json.loads((root / "reports/hardware.json").read_text())
     garnet = report["devices"]["iqm-garnet"]
     assert report["status"] == "ok" and garnet["tasks"] == 1 and garnet["cost_usd"] == 1.17
     assert garnet["spent_usd"] == 1.17 and garnet["n_samples"] == 6
@@ -73,11 +73,12 @@ hardware:
     assert report.get("promoted") is None or report["promoted"]["alias"] == "hardware-validated"
     ledger = root / "hardware" / "ledger.json"
     assert ledger.exists()
-    assert_no_secrets(ledger.read_text(), (root / "metrics/hardware.json").read_text(), *capsys.readouterr())
+    assert_no_secrets(ledger.read_text(), (root / "reports/hardware.json").read_text(),
+                      (root / "metrics/hardware.json").read_text(), *capsys.readouterr())
 
     # a second run reconnects through the ledger: no create, same figures
     calls = len(fake.calls)
     assert run_stage("hardware", hardware_stage.main, []) == 0
     assert len(fake.creates) == 1 and len(fake.calls) == calls
-    again = json.loads((root / "metrics/hardware.json").read_text())["devices"]["iqm-garnet"]
+    again = json.loads((root / "reports/hardware.json").read_text())["devices"]["iqm-garnet"]
     assert again["accuracy"] == garnet["accuracy"] and again["cost_usd"] == 1.17
