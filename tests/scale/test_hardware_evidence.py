@@ -82,7 +82,9 @@ def test_hardware_evidence_on_the_tracking_server(tmp_path, mlflow_server, s3_en
         assert f"| {name} |" in card, name
     assert "| QCNN, exact simulator |" in card and "logreg" in card and "`candidate`" in card
     assert "Alias policy" in client.get_registered_model(model_name).description
-    logged = client.get_logged_model(version.model_id)
+    model_id = json.loads((repo / "models/qcnn/registry.json").read_text())["model_id"]
+    assert model_id in version.source  # models:/m-... (the REST API leaves version.model_id empty)
+    logged = client.get_logged_model(model_id)
     assert logged.name == model_name
     linked = {m.key: m.dataset_name for m in logged.metrics if m.key in ("sim_train_accuracy", "sim_val_accuracy")}
     assert linked == {"sim_train_accuracy": "encoded-train", "sim_val_accuracy": "encoded-val"}
