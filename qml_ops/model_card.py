@@ -61,6 +61,10 @@ def _interval(entry: Mapping[str, Any], key: str, signed: bool = False) -> str:
     return value if low is None or high is None else f"{value} [{f.format(low)}, {f.format(high)}]"
 
 
+def _total(count: Any) -> Any:
+    return sum(count.values()) if isinstance(count, Mapping) else count
+
+
 def _train(s: Mapping[str, Any]) -> list[str]:
     data = s.get("data", {})
     classes = data.get("classes") or []
@@ -70,8 +74,8 @@ def _train(s: Mapping[str, Any]) -> list[str]:
     if data:
         lines.append(f"| dataset | {data.get('source', 'n/a')}, classes {' vs '.join(map(str, classes)) or 'n/a'} |")
     if counts:
-        lines.append("| samples | " + ", ".join(f"{split} {sum(c.values()) if isinstance(c, Mapping) else c}"
-                                              for split, c in counts.items()) + " |")
+        order = sorted(counts, key=lambda split: (["train", "val", "test"] + [split]).index(split))
+        lines.append("| samples | " + ", ".join(f"{split} {_total(counts[split])}" for split in order) + " |")
     if md5:
         lines.append("| data version (DVC md5) | " + ", ".join(f"`{path}` {value}" for path, value in md5.items())
                      + " |")
@@ -113,7 +117,8 @@ def _hardware(s: Mapping[str, Any], verbose: bool) -> list[str]:
              f"{s.get('n_samples')} test samples × {s.get('shots')} shots on {kind}; run `{s.get('run_id', '')}`. "
              f"Gate, judged on the 95% intervals: accuracy ≥ {limits.get('min_accuracy')}, Sim2Real gap ≤ "
              f"{limits.get('max_gap')}, cost per inference ≤ ${limits.get('max_cost_per_inference_usd', 0):.2f}. "
-             "Accuracy: Wilson interval; gap (simulator − device, same samples): Newcombe's paired interval.", "",
+             "Accuracy: Wilson interval; gap (simulator − device, same samples): Newcombe's paired interval."
+             + (f" [Compare the runs side by side](#{s['comparison']})." if s.get("comparison") else ""), "",
              "| run | accuracy [95% CI] | gap [95% CI] | cost / inference | 2q gates | depth | profile date | "
              "emulated or QPU | verdict |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -25,7 +25,7 @@ def row(run, backend, verdict, summary=""):
 
 HARDWARE = {"mode": "emulate", "n_samples": 72, "shots": 512, "run_id": "hw1",
             "gate_limits": {"max_gap": 0.1, "min_accuracy": 0.9, "max_cost_per_inference_usd": 2.0},
-            "rows": [row("simulator", "simulator", "-"), row("iqm-garnet", "emulator", "pass"),
+            "rows": [row("simulator", "simulator", "reference"), row("iqm-garnet", "emulator", "pass"),
                      row("ionq-forte-enterprise-1", "emulator", "inconclusive", "inconclusive (more samples "
                          "needed): accuracy 0.9306: its 95% interval [0.8475, 0.9700] straddles min_accuracy 0.9")],
             "aliases": {"emulator-validated": "set by the `hardware` stage (calibrated emulators): iqm-garnet passed"}}

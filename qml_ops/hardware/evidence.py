@@ -85,7 +85,8 @@ class EvidenceRow:
 
     @property
     def outcome(self) -> str:
-        return self.verdict.outcome if self.verdict else "-"
+        """The verdict, or ``reference`` for the simulator (which is not judged)."""
+        return self.verdict.outcome if self.verdict else "reference"
 
 
 def logical_depth(gates: Sequence[Any]) -> int:
@@ -191,16 +192,16 @@ def _interval(m: dict[str, float], key: str, signed: bool = False) -> str:
 
 def results_table(rows: Sequence[EvidenceRow], limits: GateLimits, mode: str) -> str:
     """The stage's closing table: simulator and each device, the figures of MLflow and the metrics file."""
-    cost_head = "cost (QPU price)" if mode != "qpu" else "cost"
+    cost_head = "run cost (QPU price)" if mode != "qpu" else "run cost"
     header = (f"  {'run':24s} {'backend':9s} {'accuracy [95% CI]':25s} {'sim2real gap [95% CI]':28s} "
-              f"{'per inference':>13s} {cost_head:>16s}  verdict")
+              f"{'cost/inference':>14s}  {cost_head:>20s}  verdict")
     lines = [f"hardware: gate (on 95% intervals): accuracy >= {limits.min_accuracy}, sim2real gap <= "
              f"{limits.max_gap}, cost per inference <= ${limits.max_cost_per_inference_usd:.2f}", header]
     for row in rows:
         m = row.metrics
         lines.append(f"  {row.name:24s} {row.backend:9s} {_interval(m, 'accuracy'):25s} "
-                     f"{_interval(m, 'sim2real_gap', signed=True):28s} {'$' + format(m['cost_per_inference_usd'], '.4f'):>13s} "
-                     f"{'$' + format(m['cost_usd'], ',.2f'):>16s}  {row.outcome}")
+                     f"{_interval(m, 'sim2real_gap', signed=True):28s} {'$' + format(m['cost_per_inference_usd'], '.4f'):>14s}  "
+                     f"{'$' + format(m['cost_usd'], ',.2f'):>20s}  {row.outcome}")
     for row in rows:
         if row.verdict and not row.verdict.promotes:
             lines.append(f"  {row.name}: {row.verdict.summary}")

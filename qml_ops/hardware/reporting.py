@@ -263,14 +263,26 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
             n_samples=int(len(y)), shots=hw.shots, estimate_usd=float(total_estimate(prices)),
             estimates={d: e.to_dict() for d, e in prices.items()}, promoted=promoted, mlflow_run_id=parent_run_id,
         )
+        report["mlflow_comparison"] = tracking.ui_address() + tracking.share_child_runs_view(
+            parent_run_id, "device", COMPARISON_COLUMNS, key=f"hardware-{parent_run_id}")
         tracking.log_dict(report, "hardware.json")
-        tracking.set_tags({"hardware.promoted": promoted["alias"] if promoted else "none"})
-    update_card(params, version, rows, limits, promoted, parent_run_id, int(len(y)))
-    text = evidence.results_table(rows, limits, hw.mode) + "\n" + promotion_text(report)
+        tracking.set_tags({"hardware.promoted": promoted["alias"] if promoted else "none",
+                           "hardware.comparison_view": report["mlflow_comparison"]})
+    update_card(params, version, rows, limits, promoted, parent_run_id, int(len(y)),
+                comparison=report["mlflow_comparison"].split("#", 1)[-1])
+    text = (evidence.results_table(rows, limits, hw.mode) + "\n" + promotion_text(report)
+            + f"\nhardware: MLflow comparison of the simulator and every device: {report['mlflow_comparison']}")
     return HardwareReport(
         metrics=evidence.metrics_document(rows, float(total_estimate(prices)), bool(promoted)),
         report=report, plots=evidence.plot_tables(rows), figures=device_figures, text=text,
     )
+
+
+#: The runs-table columns of the comparison view (the chart view draws every metric).
+COMPARISON_COLUMNS = [*(f"metrics.`{k}`" for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "sim2real_gap",
+                                                     "sim2real_gap_ci_low", "sim2real_gap_ci_high",
+                                                     "cost_per_inference_usd", "two_qubit_gates", "depth")),
+                      "params.`backend`", "params.`profile_date`", "tags.`gate.verdict`"]
 
 
 def promotion_text(report: dict[str, Any]) -> str:
@@ -311,7 +323,7 @@ def promote(params: Params, version: Any, results: list[DeviceResult], run_id: s
 
 
 def update_card(params: Params, version: Any, rows: list[evidence.EvidenceRow], limits: GateLimits,
-                promoted: dict[str, Any] | None, run_id: str, n_samples: int) -> None:
+                promoted: dict[str, Any] | None, run_id: str, n_samples: int, comparison: str = "") -> None:
     """The model card's ``hardware`` section: the device table, the gate and the alias it set."""
     hw = params.hardware
     if not version.run_id:
@@ -321,7 +333,7 @@ def update_card(params: Params, version: Any, rows: list[evidence.EvidenceRow], 
     if promoted:
         aliases[promoted["alias"]] = (f"set by the `hardware` stage ({kind}): {', '.join(promoted['devices'])} "
                                       f"passed `hardware.gate` over the whole 95% intervals")
-    section = {"mode": hw.mode, "n_samples": n_samples, "shots": hw.shots, "run_id": run_id,
+    section = {"mode": hw.mode, "n_samples": n_samples, "shots": hw.shots, "run_id": run_id, "comparison": comparison,
                "gate_limits": {"max_gap": limits.max_gap, "min_accuracy": limits.min_accuracy,
                                "max_cost_per_inference_usd": limits.max_cost_per_inference_usd},
                "rows": evidence.card_rows(rows), "aliases": aliases}

@@ -57,6 +57,8 @@ from qml_ops.tracking.runs import (
     log_params,
     log_table,
     set_tags,
+    share_child_runs_view,
+    ui_address,
     standard_tags,
     start_run,
     tracking_uri,
@@ -71,6 +73,7 @@ __all__ = [
     "log_dataset", "log_dict", "log_figure", "log_metrics", "log_model_input", "log_params", "log_qcnn_model",
     "log_table", "model_card_sections", "record_evaluation", "resolve_alias", "set_alias",
     "set_model_version_tags", "set_registered_model_description", "set_tags", "set_version_description",
+    "share_child_runs_view", "ui_address",
     "standard_tags", "start_run", "tracking_uri", "update_model_card", "version_model_id",
 ]
 

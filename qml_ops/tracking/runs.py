@@ -196,6 +196,46 @@ def log_table(columns: dict[str, list], name: str, run_id: str | None = None) ->
     mlflow.log_table(data=columns, artifact_file=name, run_id=run_id)
 
 
+#: The MLflow UI's shared views: an experiment tag with this prefix holds a view's state (JSON);
+#: ``#/experiments/<id>/runs?viewStateShareKey=<key>`` opens it (the UI's own *Share* button does the same).
+SHARED_VIEW_PREFIX = "mlflow.sharedViewState."
+
+
+def share_child_runs_view(parent_run_id: str, group_by_param: str, columns: list[str], key: str) -> str:
+    """A shared MLflow UI view of ``parent_run_id``'s child runs, one group per value of param
+    ``group_by_param``, opened in the chart view (one bar per group in each metric's chart)
+    with ``columns`` (``metrics.`x```, ``params.`y```, ``tags.`z```) in the table.
+
+    Child runs sit folded under their parent in the runs table, where the chart view does not
+    draw them; this view lists them grouped instead. Returns the UI path to open (after the
+    server's address), e.g. ``#/experiments/1/runs?viewStateShareKey=<key>&compareRunsMode=CHART``.
+    """
+    import json
+
+    import mlflow
+
+    run = mlflow.get_run(parent_run_id)
+    state = {
+        "searchFilter": f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        "orderByKey": "attributes.start_time", "orderByAsc": True,
+        "groupBy": {"aggregateFunction": "average", "groupByKeys": [{"mode": "param", "groupByData": group_by_param}]},
+        "runsHiddenMode": "SHOW_ALL", "hideEmptyCharts": True, "selectedColumns": columns,
+    }
+    client().set_experiment_tag(run.info.experiment_id, SHARED_VIEW_PREFIX + key, json.dumps(state))
+    return f"#/experiments/{run.info.experiment_id}/runs?viewStateShareKey={key}&compareRunsMode=CHART"
+
+
+def ui_address() -> str:
+    """Where the MLflow UI of the current store is: the tracking server (password redacted),
+    or ``qml-ops ui``'s default address for a local store."""
+    import re
+
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", uri).rstrip("/") + "/"
+    return "http://127.0.0.1:5000/"
+
+
 def set_tags(tags: dict[str, Any]) -> None:
     import mlflow
 

@@ -31,7 +31,7 @@ DEFAULT_PORT = 5000
 
 def redact(uri: str) -> str:
     """``uri`` with any password (``user:password@``) replaced by ``***``."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", uri)
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", uri)  # as tracking.ui_address
 
 
 def is_server(uri: str | None) -> bool:

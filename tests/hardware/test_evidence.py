@@ -57,7 +57,7 @@ def test_every_row_has_the_same_metric_and_param_keys_and_its_intervals_contain_
     assert sim.metrics["cost_usd"] == 0 and sim.metrics["shots"] == 0 and sim.metrics["n_samples"] == 72
     spec = QCNNSpec(n_qubits=8, ansatz=9, encoding="angle")
     assert sim.metrics["two_qubit_gates"] == spec.n_two_qubit_gates and 0 < sim.metrics["depth"] <= len(spec.gates())
-    assert [r.outcome for r in all_rows] == ["-", "pass", "pass", "inconclusive", "fail"]
+    assert [r.outcome for r in all_rows] == ["reference", "pass", "pass", "inconclusive", "fail"]
     assert all(r.params["backend"] == "emulator" for r in all_rows[1:])
 
 

@@ -144,6 +144,13 @@ def test_emulated_validation_logs_and_promotes(trained_project, no_aws):
     assert by_name["iqm-garnet"].data.params["backend"] == "emulator"
     assert by_name["iqm-garnet"].data.tags["gate.verdict"] == report["gate"]["iqm-garnet"]["verdict"]
     assert "samples.json" in {a.path for a in client.list_artifacts(by_name["iqm-garnet"].info.run_id)}
+    # a shared UI view lists the children grouped by device, in the chart view
+    key = f"hardware-{run.info.run_id}"
+    assert report["mlflow_comparison"] == (f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs?"
+                                           f"viewStateShareKey={key}&compareRunsMode=CHART")
+    view = json.loads(client.get_experiment(run.info.experiment_id).tags[f"mlflow.sharedViewState.{key}"])
+    assert view["searchFilter"] == f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    assert view["groupBy"]["groupByKeys"] == [{"mode": "param", "groupByData": "device"}]
     version = client.get_model_version("qcnn", trained["version"])
     assert version.tags["emu.iqm-garnet.run_id"] == report["mlflow_run_id"]
     # the figures sit on the registered model's logged model beside the simulator's, one row per run

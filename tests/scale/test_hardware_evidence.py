@@ -71,6 +71,10 @@ def test_hardware_evidence_on_the_tracking_server(tmp_path, mlflow_server, s3_en
         assert run.data.params["backend"] == "emulator" and run.data.params["device"] == device
         assert run.data.tags["gate.verdict"] in ("pass", "fail", "inconclusive") and run.data.tags["gate.reason"]
         assert "samples.json" in {a.path for a in client.list_artifacts(run.info.run_id)}  # per-sample table
+    # the comparison view (grouped by device, chart view) is shared on the experiment, at the server's address
+    report = json.loads((repo / "reports/hardware.json").read_text())
+    assert report["mlflow_comparison"].startswith(f"{mlflow_server.rstrip('/')}/#/experiments/{exp.experiment_id}/runs?")
+    assert f"mlflow.sharedViewState.hardware-{parent.info.run_id}" in client.get_experiment(exp.experiment_id).tags
     # the parent holds no per-device metric names (no chart per device and metric)
     assert not [k for k in parent.data.metrics if any(d in k for d in DEVICES)]
 
@@ -98,7 +102,6 @@ def test_hardware_evidence_on_the_tracking_server(tmp_path, mlflow_server, s3_en
     for path in sorted((repo / "metrics").glob("*.json")):
         assert numbers_only(json.loads(path.read_text())), path.name
     metrics = json.loads((repo / "metrics/hardware.json").read_text())
-    report = json.loads((repo / "reports/hardware.json").read_text())
     for device in DEVICES:
         assert metrics[device]["accuracy_ci_low"] == by_name[device].data.metrics["accuracy_ci_low"]
         assert report["gate"][device]["verdict"] == by_name[device].data.tags["gate.verdict"]
