@@ -19,7 +19,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # pip configurations that list unreachable extra indexes print one warning per package
 QUIET := 2>&1 | { grep -v '^WARNING: Location' || true; }
 
-.PHONY: run test env clean-env params-check
+.PHONY: run test env clean-env params-check ui
 
 env: $(VENV)/.installed $(DVC_STAMP)
 
@@ -47,11 +47,15 @@ run: env
 	@echo "Results:"
 	@echo "  metrics:  scripts/dvc metrics show   (files under metrics/)"
 	@echo "  plots:    scripts/dvc plots show     (writes dvc_plots/index.html)"
-	@echo "  MLflow:   .venv/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db"
+	@echo "  MLflow:   make ui   (or .venv/bin/qml-ops ui --port 5000)"
 	@echo "  data:     data/prepared, data/encoded (versions in dvc.lock)"
 
 test: env
 	@$(VENV)/bin/python -m pytest
+
+# the MLflow UI on this project's runs (PORT=5001 make ui for another port)
+ui: $(VENV)/.installed
+	@$(VENV)/bin/qml-ops ui $(if $(PORT),--port $(PORT))
 
 params-check: $(VENV)/.installed
 	@$(VENV)/bin/qml-ops params check

@@ -21,7 +21,7 @@ def main(params: Params) -> None:
     for name, (X, y) in splits.items():
         io.write_npz(project.split_file(project.ENCODED_DIR, name), X=encoder.transform(X), y=y)
     io.write_json(project.ENCODER_FILE, encoder.to_dict())
-    io.write_json(project.ENCODE_METRICS, encoder.summary())
+    io.write_json(project.ENCODE_METRICS, encoder.metrics())
     print(f"encoded with {e.method} on {e.n_qubits} qubits ({encoder.n_components} features) -> {project.ENCODED_DIR}/")
 
 

@@ -1,9 +1,10 @@
 """DVC stage `evaluate`: the trained QCNN on the test split, beside the classical baselines.
 
-Outputs metrics/evaluate.json (test_accuracy, finite-shot mean ± std,
-confusion matrix, baselines) and plots/evaluate/predictions.csv (for
-`dvc plots show`'s confusion matrix). The metrics are logged on the training
-run and its logged model, and tagged on the registered model version.
+Outputs metrics/evaluate.json (test accuracy with its 95% interval, finite-shot
+mean ± std: numbers only), reports/evaluate.json (also shots, confusion matrix,
+baselines) and plots/evaluate/predictions.csv (for `dvc plots show`'s confusion
+matrix). The figures are logged on the training run and its logged model,
+tagged on the registered model version, and added to its model card.
 """
 
 import sys
@@ -23,14 +24,17 @@ def main(params: Params) -> None:
     registration = ModelRegistration.read(project.REGISTRATION_FILE)
     X_test, y_test = load_encoded()["test"]
     result = evaluate(model, X_test, y_test, shots=e.shots, n_seeds=e.shot_seeds, seed=params.train.seed)
-    metrics = result.metrics(load_baseline_metrics())
-    io.write_json(project.EVALUATE_METRICS, metrics)
+    report = result.report(load_baseline_metrics())
+    io.write_json(project.EVALUATE_METRICS, result.metrics_file())
+    io.write_json(project.EVALUATE_REPORT, report)
     io.write_text(project.EVALUATE_PREDICTIONS_PLOT, result.predictions_csv())
-    record_evaluation(result, metrics, registration, class_names())
-    line = ", ".join(f"{n} {b['test_accuracy']:.4f}" for n, b in metrics["baselines"].items())
+    record_evaluation(result, report, registration, class_names())
+    interval = result.test_interval
+    line = ", ".join(f"{n} {b['test_accuracy']:.4f}" for n, b in report["baselines"].items())
     print(
-        f"test accuracy {result.test_accuracy:.4f} exact, {result.shots_mean:.4f} ± {result.shots_std:.4f} "
-        f"with {e.shots} shots; baselines: {line or 'none'}"
+        f"test accuracy {result.test_accuracy:.4f} [95% CI {interval.low:.4f}, {interval.high:.4f}] exact "
+        f"({len(y_test)} samples), {result.shots_mean:.4f} ± {result.shots_std:.4f} with {e.shots} shots; "
+        f"baselines: {line or 'none'}"
     )
 
 

@@ -7,9 +7,12 @@ Prices the run first and prints the estimate. `hardware.mode`:
        exact run (consumed by it; a resume needs no new one) and the period's spend
        stays within hardware.total_budget_usd; otherwise the stage is skipped (exit 0);
   off: skipped.
-Outputs metrics/hardware.json and plots/hardware/*.png; logs a `hardware` run
-linked to the training run, puts the device metrics on the registered model,
-and promotes a version whose devices pass hardware.gate.
+Outputs metrics/hardware.json (numbers only), reports/hardware.json (everything,
+with each device's gate verdict and reasons) and plots/hardware/*.csv (DVC plot
+data); logs a `hardware-<mode>` MLflow run with one child run for the simulator
+and one per device, puts their metrics on the registered model and its model
+card, promotes a version whose devices pass hardware.gate, and ends with a table
+of the simulator and every device.
 """
 
 import sys
@@ -23,14 +26,18 @@ from qml_ops.hardware.params_check import check_hardware_params
 from qml_ops.hardware.validation import estimates, gate_decision
 from qml_ops.stage import run_stage
 
-METRICS = project.HARDWARE_METRICS
-PLOTS = project.HARDWARE_PLOTS_DIR
+
+def write(report: reporting.HardwareReport) -> None:
+    io.write_json(project.HARDWARE_METRICS, report.metrics)
+    io.write_json(project.HARDWARE_REPORT, report.report)
+    for name, text in report.plots.items():
+        io.write_text(project.HARDWARE_PLOTS_DIR / name, text)
 
 
 def main(params: Params) -> None:
     hw = params.hardware
     if hw.mode == "off":
-        io.write_json(METRICS, reporting.skipped(hw, "hardware.mode is 'off'", {}))
+        write(reporting.skipped(hw, "hardware.mode is 'off'", {}))
         print("hardware: mode 'off', skipped")
         return
     prices = estimates(hw)
@@ -40,16 +47,15 @@ def main(params: Params) -> None:
         if decision.allowed:  # ceilings passed: now this run's recorded approval and the period's budget
             decision = approvals.stage_decision(params, prices)
         if not decision.allowed:
-            io.write_json(METRICS, reporting.skipped(hw, decision.reason, prices))
+            write(reporting.skipped(hw, decision.reason, prices))
             print(f"hardware: skipped, no task created: {decision.reason}")
             return
     with tempfile.TemporaryDirectory() as tmp:
         report = reporting.validate_registered_model(params, prices, Path(tmp))
-    io.write_json(METRICS, report.summary)
-    for name, fig in report.figures.items():
-        io.write_figure(PLOTS / name, fig, dpi=110)
+    write(report)
+    for fig in report.figures.values():
         plots.close(fig)
-    print(reporting.results_text(report.summary))
+    print(report.text)
 
 
 if __name__ == "__main__":

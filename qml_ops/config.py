@@ -233,9 +233,10 @@ class PriceOverride(_Section):
 
 
 class HardwareGate(_Section):
-    """When a device's result promotes the model version."""
+    """When a device's result promotes the model version, judged on the 95% intervals
+    (:mod:`qml_ops.hardware.verdict`): pass, fail or inconclusive."""
 
-    max_gap: float = Field(0.05, ge=0, le=1)
+    max_gap: float = Field(0.1, ge=0, le=1)
     min_accuracy: float = Field(0.9, ge=0, le=1)
     max_cost_per_inference_usd: float = Field(2.0, ge=0)
 
@@ -249,7 +250,7 @@ class HardwareParams(_Section):
         min_length=1,
     )
     model_alias: str = Field("candidate", min_length=1)
-    n_samples: int = Field(48, ge=1, le=100_000)
+    n_samples: int = Field(72, ge=1, le=100_000)
     shots: int = Field(512, ge=1)
     seed: int = Field(0, ge=0)
     emulator: Literal["torch", "braket"] = "torch"

@@ -77,7 +77,7 @@ class AngleEncoder:
         return (flat - self.mean_) @ self.components_.T
 
     def summary(self) -> dict[str, Any]:
-        """What the fit kept (for ``metrics/encode.json``): method, width and the
+        """What the fit kept: method, width and the
         fraction of the training variance the PCA components hold."""
         return {
             "method": self.method,
@@ -85,6 +85,10 @@ class AngleEncoder:
             "n_features": self.n_components,
             "pca_explained_variance": round(float(np.sum(self.explained_variance_ratio_)), 6),
         }
+
+    def metrics(self) -> dict[str, Any]:
+        """``metrics/encode.json``: the numbers of :meth:`summary` (method and width are params)."""
+        return {k: v for k, v in self.summary().items() if k not in ("method", "n_qubits")}
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         flat = _flatten(_check_input(X, self.input_shape_))
@@ -145,8 +149,12 @@ class AmplitudeEncoder:
         return self
 
     def summary(self) -> dict[str, Any]:
-        """What the fit kept (for ``metrics/encode.json``): method and width."""
+        """What the fit kept: method and width."""
         return {"method": self.method, "n_qubits": self.n_qubits, "n_features": self.n_components}
+
+    def metrics(self) -> dict[str, Any]:
+        """``metrics/encode.json``: the numbers of :meth:`summary` (method and width are params)."""
+        return {k: v for k, v in self.summary().items() if k not in ("method", "n_qubits")}
 
     def _resize(self, X: np.ndarray) -> np.ndarray:
         if X.ndim == 3 and self.n_qubits % 2 == 0:

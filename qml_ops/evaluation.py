@@ -2,10 +2,13 @@
 
 Exact accuracy uses ⟨Z⟩ from the simulator; finite-shot accuracy samples the
 read-out qubit ``shots`` times per sample (noiseless), over several seeds, and
-reports mean ± std: what a perfect QPU would give with that many shots.
+reports mean ± std: what a perfect QPU would give with that many shots. The
+exact accuracy carries its 95% Wilson interval (:mod:`qml_ops.intervals`).
 :func:`record_evaluation` puts the figures on the model's training run, its
-logged model and its registry version; the stage writes ``metrics/evaluate.json``
-and ``plots/evaluate/predictions.csv``.
+logged model, its registry version and its model card; the stage writes
+``metrics/evaluate.json`` (numbers only: :meth:`Evaluation.metrics_file`),
+``reports/evaluate.json`` (:meth:`Evaluation.report`: also the shots, the
+confusion matrix and the baselines) and ``plots/evaluate/predictions.csv``.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from qml_ops.intervals import Interval, accuracy_interval, wilson_interval
 from qml_ops.model import QCNNClassifier, shot_predictions
 
 #: The exact and finite-shot figures that go on the run, the logged model and the version.
 SCALAR_METRICS = ("test_accuracy", "test_accuracy_shots_mean", "test_accuracy_shots_std")
+#: The 95% interval of the exact test accuracy (on the run and the logged model too).
+INTERVAL_METRICS = ("test_accuracy_ci_low", "test_accuracy_ci_high")
 
 
 @dataclass
@@ -52,6 +58,34 @@ class Evaluation:
             "confusion_matrix": self.confusion.tolist(),
             "baselines": {name: {"test_accuracy": b["test_accuracy"]} for name, b in (baselines or {}).items()},
         }
+
+    @property
+    def test_interval(self) -> Interval:
+        """The exact test accuracy with its 95% Wilson interval."""
+        return accuracy_interval(np.asarray(self.predictions) == np.asarray(self.labels))
+
+    def interval_metrics(self) -> dict[str, float]:
+        interval = self.test_interval
+        return {"test_accuracy_ci_low": interval.low, "test_accuracy_ci_high": interval.high}
+
+    def metrics_file(self) -> dict[str, float]:
+        """``metrics/evaluate.json``: the numbers a user compares across experiments (the shots
+        and seeds are params; the confusion matrix and baselines are in the report)."""
+        return {"test_accuracy": self.test_accuracy, **self.interval_metrics(),
+                "test_accuracy_shots_mean": self.shots_mean, "test_accuracy_shots_std": self.shots_std}
+
+    def report(self, baselines: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``reports/evaluate.json``: :meth:`metrics` with the interval and each baseline's
+        interval on the same test samples."""
+        doc = {**self.metrics(baselines), **self.interval_metrics()}
+        n = int(len(self.labels))
+        for name, b in doc["baselines"].items():
+            if n:
+                low, high = wilson_interval(int(round(b["test_accuracy"] * n)), n)
+                b.update(test_accuracy_ci_low=low, test_accuracy_ci_high=high)
+            if name in (baselines or {}) and "n_params" in baselines[name]:
+                b["n_params"] = baselines[name]["n_params"]
+        return doc
 
     def predictions_csv(self) -> str:
         """``actual,predicted`` per test sample (DVC's confusion-matrix plot)."""
@@ -99,7 +133,7 @@ def record_evaluation(evaluation: Evaluation, metrics: dict[str, Any], registrat
     try:
         tracking.record_evaluation(
             registration,
-            model_metrics=scalar,
+            model_metrics={**scalar, **evaluation.interval_metrics()},
             run_metrics=baselines,
             figures={"confusion_matrix.png": figure},
             documents={"evaluate.json": metrics},
@@ -107,3 +141,14 @@ def record_evaluation(evaluation: Evaluation, metrics: dict[str, Any], registrat
         )
     finally:
         plots.close(figure)
+    if registration.name and registration.version:
+        tracking.update_model_card(registration.name, registration.version, registration.run_id, "evaluate",
+                                   card_section(metrics))
+
+
+def card_section(report: dict[str, Any]) -> dict[str, Any]:
+    """The model card's ``evaluate`` section (:mod:`qml_ops.model_card`) from :meth:`Evaluation.report`
+    (or :meth:`Evaluation.metrics`, then without intervals)."""
+    keys = ("test_accuracy", "test_accuracy_ci_low", "test_accuracy_ci_high", "test_accuracy_shots_mean",
+            "test_accuracy_shots_std", "shots", "shot_seeds", "n_test")
+    return {**{k: report[k] for k in keys if k in report}, "baselines": report.get("baselines", {})}

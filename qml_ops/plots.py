@@ -63,6 +63,30 @@ def bars(labels: Sequence[str], series: dict[str, Sequence[float]], ylabel: str,
     return fig
 
 
+def interval_bars(labels: Sequence[str], estimates: Sequence[float], lows: Sequence[float], highs: Sequence[float],
+                  ylabel: str, title: str = "", threshold: tuple[float, str] | None = None) -> plt.Figure:
+    """One bar per label with its (asymmetric) interval as an error bar, and an optional
+    horizontal threshold line ``(value, label)``."""
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.5 * len(labels)), 3.8))
+    x = np.arange(len(labels))
+    est = np.asarray(estimates, dtype=float)
+    err = np.vstack([est - np.asarray(lows, dtype=float), np.asarray(highs, dtype=float) - est])
+    ax.bar(x, est, 0.6, yerr=err, capsize=5, color="#4c72b0", ecolor="black")
+    for xi, value in zip(x, est):
+        ax.annotate(f"{value:.3f}", (xi, value), textcoords="offset points", xytext=(0, -12), ha="center",
+                    fontsize=8, color="white")
+    if threshold is not None:
+        ax.axhline(threshold[0], color="#c44e52", linestyle="--", linewidth=1, label=threshold[1])
+        ax.legend(loc="lower left", fontsize=8)
+    low = float(min(np.min(lows), threshold[0] if threshold else 1.0))
+    ax.set_ylim(max(0.0, low - 0.1), 1.02)
+    ax.set_xticks(x, labels, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def scatter(points: dict[str, tuple[float, float]], xlabel: str, ylabel: str, title: str = "") -> plt.Figure:
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
     for name, (x, y) in points.items():

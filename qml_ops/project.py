@@ -44,10 +44,26 @@ TRAIN_METRICS = METRICS_DIR / "train.json"
 EVALUATE_METRICS = METRICS_DIR / "evaluate.json"
 HARDWARE_METRICS = METRICS_DIR / "hardware.json"
 
+# Metrics files hold only numbers and booleans a user compares across experiments
+# (`dvc metrics show/diff`, `dvc exp show`); the rest of a stage's summary (names,
+# paths, reasons, layouts, per-class tables) goes to its report, a DVC output
+# that is not a metric.
+REPORTS_DIR = Path("reports")
+TUNE_REPORT = REPORTS_DIR / "tune.json"
+EVALUATE_REPORT = REPORTS_DIR / "evaluate.json"
+HARDWARE_REPORT = REPORTS_DIR / "hardware.json"
+
+# Plot data for `dvc plots show/diff` (DVC's built-in templates; see dvc.yaml).
 PLOTS_DIR = Path("plots")
 TRAIN_HISTORY_PLOT = PLOTS_DIR / "train" / "history.csv"
+TUNE_TRIALS_PLOT = PLOTS_DIR / "tune" / "trials.csv"
 EVALUATE_PREDICTIONS_PLOT = PLOTS_DIR / "evaluate" / "predictions.csv"
 HARDWARE_PLOTS_DIR = PLOTS_DIR / "hardware"
+#: One row per device and the simulator: accuracy, its interval, gap, cost (bar and scatter plots).
+HARDWARE_ACCURACY_PLOT = HARDWARE_PLOTS_DIR / "accuracy.csv"
+#: The interval bounds as their own series (DVC's bar template draws no error bars).
+HARDWARE_ACCURACY_LOW_PLOT = HARDWARE_PLOTS_DIR / "accuracy_ci_low.csv"
+HARDWARE_ACCURACY_HIGH_PLOT = HARDWARE_PLOTS_DIR / "accuracy_ci_high.csv"
 
 # -- calibration data (tracked in git; dependencies of the hardware stage) ------------
 PROFILES_DIR = Path("profiles")

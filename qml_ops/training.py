@@ -141,9 +141,10 @@ def train_and_register(params: Params, splits: dict[str, tuple[np.ndarray, np.nd
     with tracking.start_run("train-qcnn", tags=tags):
         tracking.log_params(effective.flat())
         md5 = tags.get(f"dvc.md5.{project.ENCODED_DIR}", "unversioned")
+        datasets = {}
         for split, (X, y), context in (("train", splits["train"], "training"), ("val", splits["val"], "validation")):
             source = f"{project.split_file(project.ENCODED_DIR, split)}@{md5}"
-            tracking.log_dataset(X, y, f"encoded-{split}", source, context)
+            datasets[split] = tracking.log_dataset(X, y, f"encoded-{split}", source, context)
         started = time.perf_counter()
         model.fit(
             X_train, y_train, X_val, y_val,
@@ -172,5 +173,33 @@ def train_and_register(params: Params, splits: dict[str, tuple[np.ndarray, np.nd
             registered_model=params.train.registered_model,
             version_tags={"sim.val_accuracy": round(metrics["val_accuracy"], 6), "qml_ops.stage": "train"},
         )
-        tracking.log_metrics({"sim_val_accuracy": metrics["val_accuracy"]}, model_id=registration.model_id)
+        # on the logged model, each linked to the dataset it was measured on (the model page lists both)
+        tracking.log_metrics({"sim_train_accuracy": metrics["train_accuracy"]}, model_id=registration.model_id,
+                             dataset=datasets["train"])
+        tracking.log_metrics({"sim_val_accuracy": metrics["val_accuracy"]}, model_id=registration.model_id,
+                             dataset=datasets["val"])
+    if registration.version:
+        tracking.update_model_card(registration.name, registration.version, registration.run_id, "train",
+                                   card_section(effective, metrics, registration, bool(tuned), root))
     return TrainingResult(model=model, metrics=metrics, registration=registration, tuned=tuned)
+
+
+def card_section(params: Params, metrics: dict[str, Any], registration: tracking.ModelRegistration,
+                 used_tuned: bool, root: Path = Path(".")) -> dict[str, Any]:
+    """The model card's ``train`` section (:mod:`qml_ops.model_card`): data, encoding, ansatz, training."""
+    from qml_ops.lineage import dvc_md5_or_none
+    from qml_ops.training_data import load_meta
+
+    meta = load_meta(root)
+    md5 = {str(path): dvc_md5_or_none(str(path), root / "dvc.lock") for path in (project.PREPARED_DIR, project.ENCODED_DIR)}
+    return {
+        "model_name": registration.name, "version": registration.version, "train_run_id": registration.run_id,
+        "data": {"source": meta.get("source"), "classes": meta.get("classes"), "counts": meta.get("counts"),
+                 "md5": {path: value for path, value in md5.items() if value} or {"data": "unversioned (no dvc.lock)"}},
+        "encoding": params.encode.method, "n_qubits": params.encode.n_qubits, "ansatz": params.model.ansatz,
+        "n_weights": metrics["n_weights"], "loss": params.model.loss, "optimizer": params.train.optimizer,
+        "lr": params.train.lr, "batch_size": params.train.batch_size, "best_epoch": metrics["best_epoch"],
+        "epochs_run": metrics["epochs_run"], "val_accuracy": metrics["val_accuracy"], "used_tuned": used_tuned,
+        "aliases": {registration.alias: "set by the `train` stage: the newest trained version, which the "
+                                        "`hardware` stage validates"} if registration.alias else {},
+    }

@@ -45,6 +45,14 @@ def class_names(root: Path = Path(".")) -> list[str]:
     return list(io.read_json(path)["classes"])
 
 
+def load_meta(root: Path = Path(".")) -> dict[str, Any]:
+    """What the prepare stage recorded (``data/prepared/meta.json``: source, classes, counts per split)."""
+    path = root / project.PREPARED_META
+    if not path.exists():
+        raise DataError(f"{path}: not found (run the prepare stage first)")
+    return io.read_json(path)
+
+
 def load_encoder(root: Path = Path(".")) -> "Encoder":
     """The encoder the encode stage fitted (``data/encoded/encoder.json``)."""
     from qml_ops.encodings import encoder_from_dict

@@ -40,7 +40,11 @@ def test_stages_write_and_the_evaluation_lands_on_run_model_and_version(tmp_path
     assert files_under(root, ignore=("mlruns/",)) == before
 
     run_stage_main("evaluate")
-    metrics = io.read_json(root / "metrics/evaluate.json")
+    numbers = io.read_json(root / "metrics/evaluate.json")  # numbers only; the rest is in the report
+    assert set(numbers) == {"test_accuracy", "test_accuracy_ci_low", "test_accuracy_ci_high",
+                            "test_accuracy_shots_mean", "test_accuracy_shots_std"}
+    assert numbers["test_accuracy_ci_low"] <= numbers["test_accuracy"] <= numbers["test_accuracy_ci_high"]
+    metrics = io.read_json(root / "reports/evaluate.json")
     assert set(metrics["baselines"]) == {"logreg", "mlp"} and metrics["shots"] == 256 and metrics["shot_seeds"] == 2
     assert metrics["n_test"] == len(y_test) and sum(map(sum, metrics["confusion_matrix"])) == len(y_test)
     rows = (root / "plots/evaluate/predictions.csv").read_text().splitlines()
@@ -56,3 +60,9 @@ def test_stages_write_and_the_evaluation_lands_on_run_model_and_version(tmp_path
     assert {"test_accuracy", "test_accuracy_shots_mean", "sim_val_accuracy"} <= logged
     version = client.get_model_version(registration.name, registration.version)
     assert float(version.tags["sim.test_accuracy"]) == round(metrics["test_accuracy"], 6)
+    # the model card: train's and evaluate's sections, the baselines beside the QCNN
+    card = version.description
+    assert card.startswith(f"# {registration.name}, version {registration.version}")
+    assert f"{metrics['test_accuracy']:.4f} [{numbers['test_accuracy_ci_low']:.4f}, " in card
+    assert "logreg" in card and "mlp" in card and "`candidate`" in card and "Not validated yet" in card
+    assert "Alias policy" in client.get_registered_model(registration.name).description

@@ -39,6 +39,24 @@ def wrapper(repo: Path, *args: str, env_extra: dict | None = None) -> subprocess
     return proc
 
 
+def dvc_metrics(repo: Path) -> dict[str, object]:
+    """`dvc metrics show --json`, flattened to ``{"file:key.path": value}``."""
+    shown = json.loads(wrapper(repo, "metrics", "show", "--json").stdout)
+    flat = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}{key}" if prefix.endswith(":") else f"{prefix}.{key}", inner)
+        else:
+            flat[prefix] = value
+
+    for rev in shown.values():
+        for path, entry in (rev.get("data") or {}).items():
+            walk(path + ":", entry.get("data"))
+    return flat
+
+
 def runs(repo: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(repo / "mlruns/mlflow.db") as db:
         return db.execute("select name, status from runs").fetchall()
@@ -54,14 +72,24 @@ def test_dvc_repro_whole_pipeline_and_temp_experiment(tmp_path):
     path = os.pathsep.join(filter(None, [str(TRACE_SUPPORT), os.environ.get("PYTHONPATH")]))
     first = wrapper(repo, "repro", env_extra={"PYTHONPATH": path, "QML_OPS_TRACE_READS": str(trace)})
     assert ran_stages(first.stdout) == {"prepare", "encode", "baseline", "tune", "train", "evaluate", "hardware"}
-    evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
+    evaluate = json.loads((repo / "reports/evaluate.json").read_text())
     for key in ("test_accuracy", "test_accuracy_shots_mean", "test_accuracy_shots_std", "shots"):
         assert key in evaluate
     assert set(evaluate["baselines"]) == {"logreg", "mlp"}
-    tune = json.loads((repo / "metrics/tune.json").read_text())
+    tune = json.loads((repo / "reports/tune.json").read_text())
     assert tune["n_trials"] == 2 and tune["n_complete"] + tune["n_pruned"] + tune["n_failed"] == 2
-    hardware = json.loads((repo / "metrics/hardware.json").read_text())
+    hardware = json.loads((repo / "reports/hardware.json").read_text())
     assert hardware["status"] == "ok" and set(hardware["devices"]) == {"iqm-garnet"}
+    # the metrics files hold numbers only, and few of them (readable in `dvc metrics show`)
+    metrics = dvc_metrics(repo)
+    assert metrics and all(isinstance(v, (int, float, bool)) for v in metrics.values()), metrics
+    assert len(metrics) < 60
+    assert metrics["metrics/hardware.json:iqm-garnet.accuracy_ci_low"] <= metrics["metrics/hardware.json:iqm-garnet.accuracy"]
+    # `dvc plots show` renders every plot from the data the stages wrote
+    shown = json.loads(wrapper(repo, "plots", "show", "--json").stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    assert {"learning_curves", "tuning_history", "confusion_matrix", "hardware_accuracy",
+            "hardware_cost_vs_accuracy"} <= set(shown["data"])
     names = [name for name, _ in runs(repo)]
     assert names.count("train-qcnn") == 1 and "hardware-emulate" in names and "baseline-logreg" in names
 

@@ -1,19 +1,27 @@
-"""The hardware stage's workflow: registered model in, device metrics and promotion out.
+"""The hardware stage's workflow: registered model in, device evidence and promotion out.
 
 Reads ``models:/<name>@<hardware.model_alias>``, validates it on every device
 (:mod:`qml_ops.hardware.validation`) with the backend ``hardware.mode`` names
-(:mod:`qml_ops.hardware.backends`), logs a ``hardware`` MLflow run linked to
-the training run and metrics on the registered model's logged model (so the
-simulator and hardware figures sit on one model page), and returns the summary
-and figures for the stage to write (``metrics/hardware.json``,
-``plots/hardware/*.png``). Devices that pass ``hardware.gate`` promote the
-version (``hardware-validated`` for real QPUs, ``emulator-validated`` for
-emulated runs: an emulator is not hardware).
+(:mod:`qml_ops.hardware.backends`) and logs, in MLflow, a ``hardware-<mode>``
+parent run linked to the training run with one nested child run for the
+simulator reference and one per device, all with the same metric and param keys
+(:mod:`qml_ops.hardware.evidence`): one bar chart of ``accuracy`` in the chart
+view shows them side by side. Each child run also holds its per-sample table and
+the gate's verdict, and its metrics go on the registered model's logged model
+(one model page holds the simulator and hardware figures). Devices that pass
+``hardware.gate`` on their 95% intervals promote the version
+(``hardware-validated`` for real QPUs, ``emulator-validated`` for emulated runs:
+an emulator is not hardware); the version's model card gets the device table.
+
+Returns a :class:`HardwareReport` for the stage to write (``metrics/hardware.json``:
+numbers only; ``reports/hardware.json``: everything; ``plots/hardware/*.csv``: DVC
+plot data) and print (the closing table).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +33,7 @@ from qml_ops.config import HardwareParams, Params
 from qml_ops.cost import Estimate
 from qml_ops.encodings import encoder_from_dict
 from qml_ops.errors import HardwareError
+from qml_ops.hardware import evidence
 from qml_ops.hardware.backends import (
     Backend, BackendOptions, DeviceRun, QpuSettings, backend_for, backend_name,
 )
@@ -32,6 +41,7 @@ from qml_ops.hardware.approvals import run_key_prefix
 from qml_ops.hardware.ledger import default_ledger_path
 from qml_ops.hardware.profiles import load_profile
 from qml_ops.hardware.validation import DeviceResult, device_for, total_estimate, validate_device
+from qml_ops.hardware.verdict import GateLimits
 from qml_ops.model import QCNNClassifier
 from qml_ops.money import usd
 from qml_ops.training_data import load_prepared
@@ -48,9 +58,9 @@ def estimate_table(prices: dict[str, Estimate], mode: str) -> str:
     return "\n".join(lines)
 
 
-def skipped(hw: HardwareParams, reason: str, prices: dict[str, Estimate]) -> dict[str, Any]:
-    """The ``metrics/hardware.json`` document of a run that ran nothing."""
-    return {
+def skipped(hw: HardwareParams, reason: str, prices: dict[str, Estimate]) -> "HardwareReport":
+    """What a run that ran nothing writes: the estimate, and in the report why."""
+    report = {
         "status": "skipped",
         "mode": hw.mode,
         "reason": reason,
@@ -58,6 +68,8 @@ def skipped(hw: HardwareParams, reason: str, prices: dict[str, Estimate]) -> dic
         "estimates": {d: e.to_dict() for d, e in prices.items()},
         "devices": {},
     }
+    return HardwareReport(metrics=evidence.skipped_metrics(float(total_estimate(prices))), report=report,
+                          plots=evidence.plot_tables([]))  # empty tables: DVC's outputs exist
 
 
 def load_model(params: Params, dest: Path):
@@ -71,9 +83,16 @@ def load_model(params: Params, dest: Path):
 
 
 def validation_samples(n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n_samples`` samples of the test split (raw, as the registered model takes them).
+
+    Raises:
+        HardwareError: the test split has fewer samples (the run was priced for ``n_samples``).
+    """
     X_raw, y = load_prepared("test")
     if n_samples > len(y):
-        print(f"hardware: hardware.n_samples = {n_samples} but the test split has {len(y)}; using {len(y)}")
+        raise HardwareError(
+            f"hardware.n_samples = {n_samples}: the test split has only {len(y)} samples; set "
+            f"hardware.n_samples to at most {len(y)} (the run is priced and approved for that many)")
     return X_raw[:n_samples], y[:n_samples]
 
 
@@ -131,24 +150,76 @@ def _log_ledger(run: DeviceRun) -> None:
 
 @dataclass
 class HardwareReport:
-    """What :func:`validate_registered_model` returns for the stage to write.
+    """What :func:`validate_registered_model` returns for the stage to write and print.
 
     Attributes:
-        summary: the document of ``metrics/hardware.json``.
-        figures: file name -> matplotlib figure (``plots/hardware/<name>``);
-            the caller saves and closes them.
+        metrics: ``metrics/hardware.json`` (numbers and booleans only).
+        report: ``reports/hardware.json`` (everything: devices, verdicts and reasons,
+            layouts, profiles, cost basis, estimates, promotion, MLflow run ids).
+        plots: file name -> CSV text of the DVC plot data (``plots/hardware/<name>``).
+        figures: file name -> matplotlib figure, already logged to MLflow; the caller closes them.
+        text: the closing lines: the results table and the promotion.
     """
 
-    summary: dict[str, Any]
+    metrics: dict[str, Any]
+    report: dict[str, Any]
+    plots: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The report (the name earlier code used)."""
+        return self.report
+
+
+def _simulator_row(model: QCNNClassifier, features: np.ndarray, y: np.ndarray,
+                   model_facts: dict[str, str]) -> tuple[evidence.EvidenceRow, np.ndarray]:
+    """The simulator's ⟨Z⟩ on the samples and its evidence row (logical circuit, wall time)."""
+    started = time.perf_counter()
+    z_sim = model.expval(features)
+    latency = (time.perf_counter() - started) / max(1, len(y))
+    gates = model.spec.gates()
+    row = evidence.simulator_row(y, z_sim, model.spec.n_two_qubit_gates, evidence.logical_depth(gates),
+                                 latency, model_facts)
+    return row, z_sim
+
+
+def _log_child_run(row: evidence.EvidenceRow, parent_tags: dict[str, str], model_id: str | None,
+                   dataset_args: tuple, body=None) -> str:
+    """One nested run (the simulator or a device): params, metrics (also on the logged model,
+    linked to the samples' dataset), the per-sample table and the verdict. ``body`` runs inside
+    the run first (it validates the device) and returns the row to log."""
+    tags = {**parent_tags, "qml_ops.stage": "hardware", "hardware.device": row.name}
+    with tracking.start_run(row.name, tags=tags, parent_run_id=tracking.active_run_id()) as child:
+        if body is not None:
+            row = body()
+        dataset = tracking.log_dataset(*dataset_args)
+        if model_id:
+            tracking.log_model_input(model_id)
+        tracking.log_params(row.params)
+        tracking.log_metrics(row.metrics, model_id=model_id, dataset=dataset)
+        if row.verdict is not None:
+            tracking.set_tags({"gate.verdict": row.verdict.outcome, "gate.reason": row.verdict.summary[:4900],
+                               "mlflow.note.content": f"Gate verdict: {row.verdict.summary[:4900]}"})
+        else:  # the run page's description
+            tracking.set_tags({"mlflow.note.content": "Reference: the noiseless simulator (exact <Z>) on the same "
+                                                      "samples the devices ran; gap 0, cost 0."})
+        if row.samples:
+            tracking.log_table(row.samples, "samples.json")
+        if row.details:
+            tracking.log_dict({"name": row.name, **row.details}, "details.json")
+        row.details["mlflow_run_id"] = child.info.run_id
+    return row
 
 
 def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: Path) -> HardwareReport:
-    """Validate the registered model on every device; log to MLflow; promote.
+    """Validate the registered model on every device; log to MLflow; promote; update the model card.
 
-    Returns the summary and the figures; writes no file (the stage does).
+    Returns the documents, plot data, figures and closing text; writes no file (the stage does).
     """
     hw = params.hardware
+    limits = GateLimits.from_params(hw.gate)
     tracking.configure(params.tracking.experiment)
     version, model, encoder = load_model(params, tmp)
     name = params.train.registered_model
@@ -157,57 +228,89 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
           f"(ansatz {model.ansatz}, {model.n_qubits} qubits, {model.encoding})")
     X_raw, y = validation_samples(hw.n_samples)
     features = encoder.transform(X_raw)
-    z_sim = model.expval(features)
+    model_facts = {"model_name": name, "model_version": str(version.version), "train_run_id": version.run_id or ""}
+    simulator, z_sim = _simulator_row(model, features, y, model_facts)
     run_key = run_key_prefix(name, version.version, hw.n_samples, hw.shots)
     options = BackendOptions(seed=hw.seed, qpu=qpu_settings(params, run_key, str(version.version)))
-    results: list[DeviceResult] = []
+    model_id = tracking.version_model_id(version)
+    md5 = (tracking.standard_tags("hardware", ("data/prepared",)).get("dvc.md5.data/prepared") or "unversioned")
+    dataset_args = (X_raw.reshape(len(X_raw), -1), y, "prepared-test", f"data/prepared/test.npz@{md5}", "evaluation")
     tags = {**tracking.standard_tags("hardware", ("data/prepared",)), "hardware.mode": hw.mode,
             "qml_ops.train_run_id": version.run_id or "", "model.name": name, "model.version": str(version.version)}
+    results: list[DeviceResult] = []
+    rows: list[evidence.EvidenceRow] = []
     with tracking.start_run(f"hardware-{hw.mode}", tags=tags) as run:
         tracking.log_params({f"hardware.{k}": v for k, v in hw.model_dump().items() if k not in ("prices", "gate")})
+        tracking.log_params({f"hardware.gate.{k}": v for k, v in hw.gate.model_dump().items()})
         tracking.log_dict({d: e.to_dict() for d, e in prices.items()}, "estimate.json")
-        tracking.log_metrics({f"estimate_usd.{d}": float(e.cost_usd) for d, e in prices.items()})
+        tracking.log_metrics({"estimate_usd": float(total_estimate(prices))})
+        child_tags = {k: v for k, v in tags.items() if k != "qml_ops.stage"}
+        rows.append(_log_child_run(simulator, child_tags, model_id, dataset_args))
         for device_id in hw.devices:
-            backend = build_backend(hw, device_id, options)
-            results.append(validate_device(hw, backend, model, features, y, z_sim, prices[device_id],
-                                           after_run=_log_ledger))
-        model_id = tracking.version_model_id(version)
-        device_metrics = {r.device: r.metrics for r in results}
-        numeric = {f"hw.{d}.{k}": v for d, m in device_metrics.items() for k, v in m.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None}
-        tracking.log_metrics(numeric, model_id=model_id)
-        device_figures = figures(device_metrics)
+            def body(device_id=device_id):
+                backend = build_backend(hw, device_id, options)
+                result = validate_device(hw, backend, model, features, y, z_sim, prices[device_id],
+                                         after_run=_log_ledger)
+                results.append(result)
+                return evidence.device_row(result, model_facts)
+
+            placeholder = evidence.EvidenceRow(device_id, {}, {})
+            rows.append(_log_child_run(placeholder, child_tags, model_id, dataset_args, body=body))
+        device_figures = figures(rows, limits)
         for name_png, fig in device_figures.items():
             tracking.log_figure(fig, name_png)
-        summary = {
-            "status": "ok",
-            "mode": hw.mode,
-            "model": f"models:/{name}/{version.version}",
-            "model_alias": hw.model_alias,
-            "estimate_usd": float(total_estimate(prices)),
-            "devices": device_metrics,
-            "gate": {r.device: {"passed": r.passed_gate, "reasons": r.gate_reasons} for r in results},
-            "mlflow_run_id": run.info.run_id,
-        }
-        tracking.log_dict(summary, "hardware.json")
-    summary["promoted"] = promote(params, version, results, summary["mlflow_run_id"])
-    return HardwareReport(summary, device_figures)
+        passed = [r.name for r in rows if r.verdict is not None and r.verdict.promotes]
+        tracking.log_metrics({"devices_passed": len(passed)})
+        parent_run_id = run.info.run_id
+        promoted = promote(params, version, results, parent_run_id)
+        report = evidence.report_document(
+            rows, limits,
+            mode=hw.mode, model=f"models:/{name}/{version.version}", model_alias=hw.model_alias,
+            model_version=str(version.version), train_run_id=version.run_id,
+            n_samples=int(len(y)), shots=hw.shots, estimate_usd=float(total_estimate(prices)),
+            estimates={d: e.to_dict() for d, e in prices.items()}, promoted=promoted, mlflow_run_id=parent_run_id,
+        )
+        report["mlflow_comparison"] = tracking.ui_address() + tracking.share_child_runs_view(
+            parent_run_id, "device", COMPARISON_COLUMNS, key=f"hardware-{parent_run_id}")
+        tracking.log_dict(report, "hardware.json")
+        tracking.set_tags({"hardware.promoted": promoted["alias"] if promoted else "none",
+                           "hardware.comparison_view": report["mlflow_comparison"]})
+    update_card(params, version, rows, limits, promoted, parent_run_id, int(len(y)),
+                comparison=report["mlflow_comparison"].split("#", 1)[-1])
+    text = (evidence.results_table(rows, limits, hw.mode) + "\n" + promotion_text(report)
+            + f"\nhardware: MLflow comparison of the simulator and every device: {report['mlflow_comparison']}")
+    return HardwareReport(
+        metrics=evidence.metrics_document(rows, float(total_estimate(prices)), bool(promoted)),
+        report=report, plots=evidence.plot_tables(rows), figures=device_figures, text=text,
+    )
 
 
-def results_text(summary: dict[str, Any]) -> str:
-    """The stage's closing lines: each device's figures, and the promotion if any."""
-    lines = [f"  {device_id:26s} accuracy {m['accuracy']:.4f} (sim {m['sim_accuracy']:.4f}, gap "
-             f"{m['sim2real_gap']:+.4f}), {m['two_qubit_gates']} 2q gates, {usd(m['cost_usd'])} "
-             f"({m['cost_basis']})" for device_id, m in summary["devices"].items()]
-    promoted = summary.get("promoted")
+#: The runs-table columns of the comparison view (the chart view draws every metric).
+COMPARISON_COLUMNS = [*(f"metrics.`{k}`" for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "sim2real_gap",
+                                                     "sim2real_gap_ci_low", "sim2real_gap_ci_high",
+                                                     "cost_per_inference_usd", "two_qubit_gates", "depth")),
+                      "params.`backend`", "params.`profile_date`", "tags.`gate.verdict`"]
+
+
+def promotion_text(report: dict[str, Any]) -> str:
+    """One line: the alias the run moved, or why it moved none."""
+    promoted = report.get("promoted")
     if promoted:
-        lines.append(f"hardware: promoted {summary['model']} to @{promoted['alias']} "
-                     f"(devices passing hardware.gate: {', '.join(promoted['devices'])})")
-    return "\n".join(lines)
+        return (f"hardware: promoted {report['model']} to @{promoted['alias']} "
+                f"(devices passing hardware.gate: {', '.join(promoted['devices'])})")
+    outcomes = [g["verdict"] for g in report.get("gate", {}).values()]
+    counts = ", ".join(f"{outcomes.count(o)} {o}" for o in ("inconclusive", "fail") if o in outcomes)
+    return f"hardware: {report['model']} not promoted: no device passed hardware.gate ({counts or 'no device'})"
+
+
+def results_text(report: dict[str, Any]) -> str:
+    """The promotion line of a report (the table comes with :class:`HardwareReport`)."""
+    return promotion_text(report)
 
 
 def promote(params: Params, version: Any, results: list[DeviceResult], run_id: str) -> dict[str, Any] | None:
-    """Tag the version with each device's evidence; alias it if any device passed the gate."""
+    """Tag the version with each device's evidence; alias it if any device passed the gate
+    (an inconclusive verdict does not)."""
     hw = params.hardware
     name = params.train.registered_model
     tags = {}
@@ -226,27 +329,43 @@ def promote(params: Params, version: Any, results: list[DeviceResult], run_id: s
     return {"alias": alias, "version": str(version.version), "devices": passed}
 
 
-def figures(device_metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    labels = list(device_metrics)
-    accuracy = plots.bars(
-        labels,
-        {
-            "simulator (exact)": [m["sim_accuracy"] for m in device_metrics.values()],
-            "simulator (shots)": [m["sim_shot_accuracy"] for m in device_metrics.values()],
-            "device": [m["accuracy"] for m in device_metrics.values()],
-        },
-        ylabel="test accuracy",
-        title="Accuracy per device vs the simulator",
+def update_card(params: Params, version: Any, rows: list[evidence.EvidenceRow], limits: GateLimits,
+                promoted: dict[str, Any] | None, run_id: str, n_samples: int, comparison: str = "") -> None:
+    """The model card's ``hardware`` section: the device table, the gate and the alias it set."""
+    hw = params.hardware
+    if not version.run_id:
+        return
+    kind = "real QPUs" if hw.mode == "qpu" else "calibrated emulators"
+    aliases = {}
+    if promoted:
+        aliases[promoted["alias"]] = (f"set by the `hardware` stage ({kind}): {', '.join(promoted['devices'])} "
+                                      f"passed `hardware.gate` over the whole 95% intervals")
+    section = {"mode": hw.mode, "n_samples": n_samples, "shots": hw.shots, "run_id": run_id, "comparison": comparison,
+               "gate_limits": {"max_gap": limits.max_gap, "min_accuracy": limits.min_accuracy,
+                               "max_cost_per_inference_usd": limits.max_cost_per_inference_usd},
+               "rows": evidence.card_rows(rows), "aliases": aliases}
+    tracking.update_model_card(params.train.registered_model, str(version.version), version.run_id, "hardware",
+                               section)
+
+
+def figures(rows: list[evidence.EvidenceRow], limits: GateLimits) -> dict[str, Any]:
+    """The MLflow figures of the parent run: accuracy with intervals, cost vs accuracy, ⟨Z⟩ error."""
+    labels = [r.name for r in rows]
+    accuracy = plots.interval_bars(
+        labels, [r.metrics["accuracy"] for r in rows], [r.metrics["accuracy_ci_low"] for r in rows],
+        [r.metrics["accuracy_ci_high"] for r in rows], ylabel="test accuracy (95% interval)",
+        title="Accuracy per device vs the simulator", threshold=(limits.min_accuracy, "gate: min_accuracy"),
     )
     cost = plots.scatter(
-        {d: (m["cost_per_inference_usd"], m["accuracy"]) for d, m in device_metrics.items()},
+        {r.name: (r.metrics["cost_per_inference_usd"], r.metrics["accuracy"]) for r in rows},
         xlabel="cost per inference (USD)",
         ylabel="accuracy",
         title="Cost vs accuracy",
     )
+    devices = [r for r in rows if r.name != evidence.SIMULATOR]
     expval = plots.bars(
-        labels,
-        {"mean |<Z>sim - <Z>device|": [m["expval_mae"] for m in device_metrics.values()]},
+        [r.name for r in devices],
+        {"mean |<Z>sim - <Z>device|": [r.metrics["expval_mae"] for r in devices]},
         ylabel="mean |⟨Z⟩ error|",
         title="Read-out expectation error vs the simulator",
     )

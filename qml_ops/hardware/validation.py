@@ -10,7 +10,11 @@ For every device in ``hardware.devices`` this module
    (``qpu``, only through the spend gate and the task ledger of
    :mod:`qml_ops.hardware.qpu`); this module never asks which;
 4. compares with the simulator on the same samples: exact and noiseless
-   finite-shot accuracy, the Sim2Real gap, ⟨Z⟩ error and prediction agreement.
+   finite-shot accuracy, the Sim2Real gap, ⟨Z⟩ error and prediction agreement,
+   with 95% intervals on the accuracy (Wilson) and on the gap (Newcombe's
+   paired interval: the same samples on both sides; :mod:`qml_ops.intervals`);
+5. judges the result against ``hardware.gate`` on those intervals: pass, fail
+   or inconclusive (:mod:`qml_ops.hardware.verdict`).
 
 Nothing here imports MLflow; the stage entry point logs the results.
 """
@@ -30,17 +34,31 @@ from qml_ops.errors import HardwareError
 from qml_ops.hardware.backends import Backend, DeviceRun
 from qml_ops.hardware.devices import Device, get_device, with_prices
 from qml_ops.hardware.gate import check_spend
+from qml_ops.hardware.verdict import GateLimits, Verdict, judge_metrics
+from qml_ops.intervals import accuracy_interval, sim2real_gap_interval
 from qml_ops.model import QCNNClassifier, shot_predictions
 
 
 @dataclass
 class DeviceResult:
-    """One device's validation, in the keys of ``metrics/hardware.json``."""
+    """One device's validation.
+
+    Attributes:
+        device: the catalogue id.
+        metrics: every figure of the run (numbers, and the layout, profile and cost basis).
+        passed_gate: the verdict is a pass (the version may be promoted).
+        gate_reasons: why it did not pass (empty on a pass).
+        verdict: the gate's outcome (pass, fail, inconclusive) and its reasons.
+        samples: the per-sample table (column -> values): index, label, the
+            simulator's ⟨Z⟩ and prediction, the device's counts, ⟨Z⟩ and prediction.
+    """
 
     device: str
     metrics: dict[str, Any]
     passed_gate: bool
     gate_reasons: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None
+    samples: dict[str, list] = field(default_factory=dict)
 
 
 def device_for(params: HardwareParams, device_id: str) -> Device:
@@ -70,20 +88,17 @@ def gate_decision(params: HardwareParams, prices: dict[str, Estimate]):
     return check_spend(params.mode, total_estimate(prices), params.max_budget_usd, params.approve_usd)
 
 
+def verdict(params: HardwareParams, metrics: dict[str, Any]) -> Verdict:
+    """``hardware.gate``'s verdict on a device's result, judged on its intervals
+    (:func:`qml_ops.hardware.verdict.judge_metrics`)."""
+    return judge_metrics(GateLimits.from_params(params.gate), metrics)
+
+
 def judge(params: HardwareParams, metrics: dict[str, Any]) -> tuple[bool, list[str]]:
-    """Does a device's result pass ``hardware.gate``? Returns (passed, reasons it failed)."""
-    gate = params.gate
-    reasons = []
-    if metrics["sim2real_gap"] > gate.max_gap:
-        reasons.append(f"sim2real_gap {metrics['sim2real_gap']:.4f} > max_gap {gate.max_gap}")
-    if metrics["accuracy"] < gate.min_accuracy:
-        reasons.append(f"accuracy {metrics['accuracy']:.4f} < min_accuracy {gate.min_accuracy}")
-    if metrics["cost_per_inference_usd"] > gate.max_cost_per_inference_usd:
-        reasons.append(
-            f"cost_per_inference_usd {metrics['cost_per_inference_usd']:.4f} > "
-            f"max_cost_per_inference_usd {gate.max_cost_per_inference_usd}"
-        )
-    return not reasons, reasons
+    """Does a device's result pass ``hardware.gate``? Returns (passed, reasons it did not:
+    checks that failed, or whose interval straddles the threshold)."""
+    v = verdict(params, metrics)
+    return v.promotes, list(v.reasons)
 
 
 def compare(z_sim: np.ndarray, counts: np.ndarray, y: np.ndarray, shots: int, seed: int) -> dict[str, float]:
@@ -93,11 +108,20 @@ def compare(z_sim: np.ndarray, counts: np.ndarray, y: np.ndarray, shots: int, se
     pred_sim = (z_sim < 0).astype(np.int64)
     sim_accuracy = float(np.mean(pred_sim == y))
     accuracy = float(np.mean(pred_hw == y))
+    acc = accuracy_interval(pred_hw == y)
+    sim = accuracy_interval(pred_sim == y)
+    gap = sim2real_gap_interval(pred_sim == y, pred_hw == y)
     return {
         "accuracy": accuracy,
+        "accuracy_ci_low": acc.low,
+        "accuracy_ci_high": acc.high,
         "sim_accuracy": sim_accuracy,
+        "sim_accuracy_ci_low": sim.low,
+        "sim_accuracy_ci_high": sim.high,
         "sim_shot_accuracy": float(np.mean(shot_predictions(z_sim, shots, seed) == y)),
         "sim2real_gap": sim_accuracy - accuracy,
+        "sim2real_gap_ci_low": gap.low,
+        "sim2real_gap_ci_high": gap.high,
         "expval_mae": float(np.mean(np.abs(z_sim - z_hw))),
         "agreement": float(np.mean(pred_sim == pred_hw)),
     }
@@ -109,6 +133,23 @@ def compile_circuits(model: QCNNClassifier, profile: Any, features: np.ndarray, 
     from qml_ops.hardware.compile import compile_spec
 
     return compile_spec(model.spec, model.weights_, profile, seed=seed).bind_batch(features)
+
+
+def sample_table(sample_indices: np.ndarray, y: np.ndarray, z_sim: np.ndarray, counts: np.ndarray) -> dict[str, list]:
+    """Per-sample results (column -> values) of samples with counts: dataset index, label, the
+    simulator's ⟨Z⟩ and prediction, the device's counts of 0 and 1, its ⟨Z⟩ and prediction."""
+    counts = np.asarray(counts, dtype=np.int64)
+    z_hw = 1.0 - 2.0 * counts[:, 1] / counts.sum(axis=1)
+    return {
+        "sample": [int(i) for i in sample_indices],
+        "label": [int(v) for v in y],
+        "sim_expval": [round(float(v), 6) for v in z_sim],
+        "sim_prediction": [int(v < 0) for v in z_sim],
+        "device_counts_0": [int(v) for v in counts[:, 0]],
+        "device_counts_1": [int(v) for v in counts[:, 1]],
+        "device_expval": [round(float(v), 6) for v in z_hw],
+        "device_prediction": [int(v < 0) for v in z_hw],
+    }
 
 
 def validate_device(
@@ -185,7 +226,11 @@ def validate_device(
         profile_source=run.provenance.profile_source,
         profile_date=run.provenance.profile_date,
         backend=run.provenance.backend,
+        backend_kind=run.provenance.kind,
+        vendor=device.provider,
+        device_name=device.name,
         wall_s=round(compile_s + run_s, 3),
     )
-    passed, reasons = judge(params, metrics)
-    return DeviceResult(device.id, metrics, passed, reasons)
+    v = verdict(params, metrics)
+    samples = sample_table(np.flatnonzero(done), y[done], z_sim[done], run.counts[done])
+    return DeviceResult(device.id, metrics, v.promotes, list(v.reasons), verdict=v, samples=samples)

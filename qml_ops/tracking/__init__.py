@@ -31,10 +31,14 @@ from qml_ops.tracking.registry import (
     ModelRegistration,
     alias_version,
     download_registered_model,
+    model_card_sections,
     record_evaluation,
     resolve_alias,
     set_alias,
     set_model_version_tags,
+    set_registered_model_description,
+    set_version_description,
+    update_model_card,
     version_model_id,
 )
 from qml_ops.tracking.runs import (
@@ -50,8 +54,12 @@ from qml_ops.tracking.runs import (
     log_dict,
     log_figure,
     log_metrics,
+    log_model_input,
     log_params,
+    log_table,
     set_tags,
+    share_child_runs_view,
+    ui_address,
     standard_tags,
     start_run,
     tracking_uri,
@@ -63,9 +71,11 @@ _PYFUNC_NAMES = ("QCNNPyfuncModel", "log_qcnn_model")
 __all__ = [
     "CANDIDATE_ALIAS", "ModelRegistration", "QCNNPyfuncModel", "TRACKING_ENV", "active_run_id", "alias_version",
     "client", "configure", "connect", "default_tracking_uri", "download_registered_model", "log_artifact",
-    "log_dataset", "log_dict", "log_figure", "log_metrics", "log_params", "log_qcnn_model", "record_evaluation",
-    "resolve_alias", "set_alias", "set_model_version_tags", "set_tags", "standard_tags", "start_run",
-    "tracking_uri", "version_model_id",
+    "log_dataset", "log_dict", "log_figure", "log_metrics", "log_model_input", "log_params", "log_qcnn_model",
+    "log_table", "model_card_sections", "record_evaluation", "resolve_alias", "set_alias",
+    "set_model_version_tags", "set_registered_model_description", "set_tags", "set_version_description",
+    "share_child_runs_view", "ui_address",
+    "standard_tags", "start_run", "tracking_uri", "update_model_card", "version_model_id",
 ]
 
 

@@ -111,7 +111,8 @@ def log_qcnn_model(
 
     The logged model takes raw samples (as the prepare stage stores them) and
     returns 0/1 labels; ``params={"output": "class" | "proba" | "expval"}``
-    selects class names, P(class 1) or ⟨Z⟩ instead. If ``registered_model`` is
+    selects class names, P(class 1) or ⟨Z⟩ instead. The logged model is named
+    after ``registered_model`` (``qcnn`` if none). If ``registered_model`` is
     given, the model is registered and the new version gets ``alias`` and
     ``version_tags``.
 
@@ -133,7 +134,7 @@ def log_qcnn_model(
         signature = infer_signature(example, wrapper.predict(None, example))
         signature.params = ParamSchema([ParamSpec("output", "string", "label")])
         info = mlflow.pyfunc.log_model(
-            name="model",
+            name=registered_model or "qcnn",  # the model page shows this name
             python_model=str(ENTRY_FILE),
             artifacts=artifacts,
             signature=signature,

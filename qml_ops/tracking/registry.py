@@ -86,6 +86,60 @@ def set_model_version_tags(name: str, version: str, tags: dict[str, Any]) -> Non
         c.set_model_version_tag(name, str(version), key, str(value))
 
 
+def set_version_description(name: str, version: str, text: str) -> None:
+    """The registry version's description (Markdown, rendered by the registry UI)."""
+    client().update_model_version(name, str(version), description=text)
+
+
+def set_registered_model_description(name: str, text: str) -> None:
+    """The registered model's description (Markdown), if it differs."""
+    c = client()
+    if (c.get_registered_model(name).description or "") != text:
+        c.update_registered_model(name, description=text)
+
+
+#: Where a version's model-card sections are kept: artifacts of the run that trained it.
+CARD_FOLDER = "model_card"
+
+
+def model_card_sections(run_id: str) -> dict[str, dict]:
+    """The model-card sections stored with training run ``run_id`` (``{section: data}``)."""
+    import mlflow
+
+    c = client()
+    sections = {}
+    for artifact in c.list_artifacts(run_id, CARD_FOLDER):
+        if artifact.path.endswith(".json"):
+            section = Path(artifact.path).stem
+            sections[section] = mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact.path}")
+    return sections
+
+
+def update_model_card(name: str, version: str, run_id: str, section: str, data: dict[str, Any]) -> str:
+    """Store one section of a version's model card and re-render the card as the version's description.
+
+    The sections live with the training run (``model_card/<section>.json``), so each stage
+    adds its own figures and the card always shows all of them; the registered model's
+    description states the alias policy. Returns the card (Markdown).
+
+    Args:
+        name, version: the registry version.
+        run_id: the run that trained it (where the sections are kept).
+        section: ``train``, ``evaluate`` or ``hardware`` (:data:`qml_ops.model_card.SECTIONS`).
+        data: the section (JSON-able).
+    """
+    from qml_ops import model_card
+
+    log_dict(data, f"{CARD_FOLDER}/{section}.json", run_id=run_id)
+    sections = model_card_sections(run_id)
+    sections[section] = data
+    aliases = list(client().get_model_version(name, str(version)).aliases or [])
+    text = model_card.render(sections, aliases)
+    set_version_description(name, str(version), text)
+    set_registered_model_description(name, model_card.ALIAS_POLICY)
+    return text
+
+
 def set_alias(name: str, version: str, alias: str) -> None:
     """Point ``alias`` of registered model ``name`` at ``version``.
 

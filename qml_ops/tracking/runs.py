@@ -219,14 +219,16 @@ def log_params(params: dict[str, Any]) -> None:
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None, model_id: str | None = None,
-                run_id: str | None = None) -> None:
+                run_id: str | None = None, dataset: Any = None) -> None:
     """Log finite metrics to the active run, or to ``run_id`` (a finished run stays finished),
-    and to the logged model ``model_id`` if given."""
+    and to the logged model ``model_id`` if given, measured on ``dataset`` (a dataset
+    :func:`log_dataset` returned) if given: the model page then lists each metric with
+    its dataset and run."""
     import mlflow
 
     finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
     if finite:
-        mlflow.log_metrics(finite, step=step, model_id=model_id, run_id=run_id)
+        mlflow.log_metrics(finite, step=step, model_id=model_id, run_id=run_id, dataset=dataset)
 
 
 def log_figure(figure: Any, name: str, run_id: str | None = None) -> None:
@@ -250,8 +252,11 @@ def log_dict(data: dict, name: str, run_id: str | None = None) -> None:
     mlflow.log_dict(data, name, run_id=run_id)
 
 
-def log_dataset(X: np.ndarray, y: np.ndarray, name: str, source: str, context: str) -> None:
-    """Record a dataset as an input of the active run (MLflow dataset lineage)."""
+def log_dataset(X: np.ndarray, y: np.ndarray, name: str, source: str, context: str) -> Any:
+    """Record a dataset as an input of the active run (MLflow dataset lineage).
+
+    Returns the MLflow dataset, to link metrics to it (:func:`log_metrics` ``dataset=``).
+    """
     import mlflow
     import mlflow.data
 
@@ -260,6 +265,63 @@ def log_dataset(X: np.ndarray, y: np.ndarray, name: str, source: str, context: s
         warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
         dataset = mlflow.data.from_numpy(features=np.asarray(X), targets=np.asarray(y), source=source, name=name)
     mlflow.log_input(dataset, context=context)
+    return dataset
+
+
+def log_model_input(model_id: str) -> None:
+    """Record the logged model ``model_id`` as an input of the active run (a run that evaluates it)."""
+    import mlflow
+    from mlflow.entities import LoggedModelInput
+
+    mlflow.log_input(model=LoggedModelInput(model_id=model_id))
+
+
+def log_table(columns: dict[str, list], name: str, run_id: str | None = None) -> None:
+    """A table (column -> values) as an MLflow table artifact ``name`` (``.json``) of the active
+    run or ``run_id``; the run page shows it, and ``mlflow.load_table`` reads it back."""
+    import mlflow
+
+    mlflow.log_table(data=columns, artifact_file=name, run_id=run_id)
+
+
+#: The MLflow UI's shared views: an experiment tag with this prefix holds a view's state (JSON);
+#: ``#/experiments/<id>/runs?viewStateShareKey=<key>`` opens it (the UI's own *Share* button does the same).
+SHARED_VIEW_PREFIX = "mlflow.sharedViewState."
+
+
+def share_child_runs_view(parent_run_id: str, group_by_param: str, columns: list[str], key: str) -> str:
+    """A shared MLflow UI view of ``parent_run_id``'s child runs, one group per value of param
+    ``group_by_param``, opened in the chart view (one bar per group in each metric's chart)
+    with ``columns`` (``metrics.`x```, ``params.`y```, ``tags.`z```) in the table.
+
+    Child runs sit folded under their parent in the runs table, where the chart view does not
+    draw them; this view lists them grouped instead. Returns the UI path to open (after the
+    server's address), e.g. ``#/experiments/1/runs?viewStateShareKey=<key>&compareRunsMode=CHART``.
+    """
+    import json
+
+    import mlflow
+
+    run = mlflow.get_run(parent_run_id)
+    state = {
+        "searchFilter": f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        "orderByKey": "attributes.start_time", "orderByAsc": True,
+        "groupBy": {"aggregateFunction": "average", "groupByKeys": [{"mode": "param", "groupByData": group_by_param}]},
+        "runsHiddenMode": "SHOW_ALL", "hideEmptyCharts": True, "selectedColumns": columns,
+    }
+    client().set_experiment_tag(run.info.experiment_id, SHARED_VIEW_PREFIX + key, json.dumps(state))
+    return f"#/experiments/{run.info.experiment_id}/runs?viewStateShareKey={key}&compareRunsMode=CHART"
+
+
+def ui_address() -> str:
+    """Where the MLflow UI of the current store is: the tracking server (password redacted),
+    or ``qml-ops ui``'s default address for a local store."""
+    import re
+
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", uri).rstrip("/") + "/"
+    return "http://127.0.0.1:5000/"
 
 
 def set_tags(tags: dict[str, Any]) -> None:

@@ -2,8 +2,8 @@
 a job array of workers; ``tune status``: trials per state and per worker.
 
 ``qml-ops tune`` stands in for the ``tune`` stage outside DVC: like it, it
-writes ``tune/best_params.json`` and ``metrics/tune.json`` (where a job script
-reads the study name for its workers).
+writes ``tune/best_params.json``, ``metrics/tune.json``, ``reports/tune.json``
+(the study name, storage and MLflow run) and ``plots/tune/trials.csv``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from qml_ops.config import DEFAULT_PARAMS, load_params
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from qml_ops import io, project
-    from qml_ops.tuning.runner import best_params_document, run_study
+    from qml_ops import io
+    from qml_ops.tuning.runner import outputs, run_study
 
     params = load_params(args.params)
     tracking.check_store()  # a tracking server that is down stops here, before any trial
     summary = run_study(params, args.params, workers=args.workers)
-    io.write_json(project.TUNED_PARAMS_FILE, best_params_document(summary))
-    io.write_json(project.TUNE_METRICS, summary)
+    for path, content in outputs(summary).items():
+        (io.write_text if isinstance(content, str) else io.write_json)(path, content)
     print(f"tune: best {summary['best_value']:.4f} (trial {summary['best_trial']}): {summary['best_params']}")
     return 0
 

@@ -62,6 +62,41 @@ def run_study(params: Params, params_path: str = "params.yaml", workers: int | N
     return summary
 
 
+#: What ``metrics/tune.json`` keeps of the summary (numbers; the rest goes to ``reports/tune.json``).
+METRIC_KEYS = ("best_value", "best_trial", "n_finished", "n_complete", "n_pruned", "n_failed")
+
+
+def metrics_document(summary: dict[str, Any]) -> dict[str, Any]:
+    """``metrics/tune.json``: the study's counts and best value (numbers only)."""
+    return {k: summary[k] for k in METRIC_KEYS if summary.get(k) is not None}
+
+
+def trials_csv(summary: dict[str, Any]) -> str:
+    """``plots/tune/trials.csv``: the tuning history, one row per finished trial."""
+    from qml_ops.tuning.study import TRIAL_COLUMNS
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return ""
+        return f"{value:.6g}" if isinstance(value, float) else str(value).replace(",", ";")
+
+    lines = [",".join(TRIAL_COLUMNS)]
+    lines += [",".join(cell(row.get(c)) for c in TRIAL_COLUMNS) for row in summary.get("trials") or []]
+    return "\n".join(lines) + "\n"
+
+
+def outputs(summary: dict[str, Any]) -> dict[Any, Any]:
+    """The tune stage's files (path -> JSON document or CSV text), for the entry points to write."""
+    from qml_ops import project
+
+    return {
+        project.TUNED_PARAMS_FILE: best_params_document(summary),
+        project.TUNE_METRICS: metrics_document(summary),
+        project.TUNE_REPORT: summary,
+        project.TUNE_TRIALS_PLOT: trials_csv(summary),
+    }
+
+
 def best_params_document(summary: dict[str, Any]) -> dict[str, Any]:
     """What ``train.use_tuned`` reads (``tune/best_params.json``): the study, its best value and params."""
     return {"study": summary["study"], "best_value": summary["best_value"], "best_params": summary["best_params"]}

@@ -319,6 +319,34 @@ def _rank(trial: optuna.trial.FrozenTrial) -> tuple[float, float]:
     return (trial.value, -trial.user_attrs.get("val_loss", math.inf))
 
 
+#: Columns of the trials table (the study run's ``trials.json``, ``plots/tune/trials.csv``).
+TRIAL_COLUMNS = ("trial", "state", "value", "best_so_far", "ansatz", "lr", "batch_size", "epochs", "optimizer",
+                 "loss", "duration_s", "worker")
+
+
+def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """One row per finished trial, by number (:data:`TRIAL_COLUMNS`).
+
+    ``value`` is the validation accuracy (a pruned trial's: its last reported epoch; a
+    failed trial has none); ``best_so_far`` the best completed value up to that trial.
+    """
+    rows, best = [], None
+    for t in sorted(study.get_trials(deepcopy=False, states=FINISHED), key=lambda t: t.number):
+        value = t.value
+        if t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values:
+            value = t.intermediate_values[max(t.intermediate_values)]
+        if t.state == optuna.trial.TrialState.COMPLETE and value is not None:
+            best = value if best is None else max(best, value)
+        duration = (t.datetime_complete - t.datetime_start).total_seconds() \
+            if t.datetime_complete and t.datetime_start else None
+        worker = t.user_attrs.get(workers.WORKER_ATTR) or {}
+        rows.append({"trial": t.number, "state": t.state.name, "value": value, "best_so_far": best,
+                     **{k: t.params.get(k) for k in TRIAL_COLUMNS[4:10]},
+                     "duration_s": None if duration is None else round(duration, 3),
+                     "worker": worker.get(workers.PROCESS_KEY, "") if isinstance(worker, dict) else str(worker)})
+    return rows
+
+
 def summarise(study: optuna.Study, ref: StudyRef, n_trials: int) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     count = {state: sum(t.state == state and counts_toward_budget(t) for t in trials) for state in FINISHED}
@@ -338,16 +366,20 @@ def summarise(study: optuna.Study, ref: StudyRef, n_trials: int) -> dict[str, An
         "best_params": best.params if best else None,
         "mlflow_experiment": study.user_attrs.get(EXPERIMENT_ATTR),
         "mlflow_parent_run_id": study.user_attrs.get(PARENT_ATTR),
+        "trials": trial_rows(study),
     }
 
 
 def log_study_summary(study: optuna.Study, summary: dict[str, Any]) -> None:
-    """Best trial, params, value and the history/importance plots on the parent run."""
+    """Best trial, params, value, the trials table and the history/importance plots on the parent run."""
     from qml_ops import plots
 
     tracking.configure(summary["mlflow_experiment"])
     with tracking.start_run("tune", run_id=summary["mlflow_parent_run_id"]):
         tracking.log_metrics({k: summary[k] for k in ("n_finished", "n_complete", "n_pruned", "n_failed")})
+        rows = summary.get("trials") or []
+        if rows:  # a table artifact: one row per trial (the run page shows it)
+            tracking.log_table({c: [row[c] for row in rows] for c in TRIAL_COLUMNS}, "trials.json")
         if summary["best_params"] is None:
             return
         tracking.log_metrics({"best_value": summary["best_value"], "best_trial": summary["best_trial"]})

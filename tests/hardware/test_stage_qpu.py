@@ -67,7 +67,7 @@ hardware:
 
     # issue 12: without a recorded approval of this run the stage creates nothing (approve_usd is a ceiling)
     assert run_stage("hardware", hardware_stage.main, []) == 0
-    skipped = json.loads((root / "metrics/hardware.json").read_text())
+    skipped = json.loads((root / "reports/hardware.json").read_text())
     assert skipped["status"] == "skipped" and "qml-ops hardware approve" in skipped["reason"]
     assert fake.calls == []
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
@@ -78,7 +78,7 @@ hardware:
 
     assert run_stage("hardware", hardware_stage.main, []) == 0
     assert len(fake.creates) == 1
-    report = json.loads((root / "metrics/hardware.json").read_text())
+    report = json.loads((root / "reports/hardware.json").read_text())
     garnet = report["devices"]["iqm-garnet"]
     assert report["status"] == "ok" and garnet["tasks"] == 1 and garnet["cost_usd"] == 1.17
     assert garnet["spent_usd"] == 1.17 and garnet["n_samples"] == 6
@@ -88,19 +88,20 @@ hardware:
     assert report.get("promoted") is None or report["promoted"]["alias"] == "hardware-validated"
     ledger = root / "hardware" / "ledger.json"
     assert ledger.exists()
-    assert_no_secrets(ledger.read_text(), (root / "metrics/hardware.json").read_text(), *capsys.readouterr())
+    assert_no_secrets(ledger.read_text(), (root / "reports/hardware.json").read_text(),
+                      (root / "metrics/hardware.json").read_text(), *capsys.readouterr())
 
     # a second run reconnects through the ledger: no create, same figures
     calls = len(fake.calls)
     assert run_stage("hardware", hardware_stage.main, []) == 0
     assert len(fake.creates) == 1 and len(fake.calls) == calls
-    again = json.loads((root / "metrics/hardware.json").read_text())["devices"]["iqm-garnet"]
+    again = json.loads((root / "reports/hardware.json").read_text())["devices"]["iqm-garnet"]
     assert again["accuracy"] == garnet["accuracy"] and again["cost_usd"] == 1.17
 
     # a retrained model (a new version) under the used approval: skipped, nothing created
     train_and_register(params, load_encoded())
     assert run_stage("hardware", hardware_stage.main, []) == 0
-    report = json.loads((root / "metrics/hardware.json").read_text())
+    report = json.loads((root / "reports/hardware.json").read_text())
     assert report["status"] == "skipped" and "no recorded approval" in report["reason"]
     assert len(fake.creates) == 1 and len(fake.calls) == calls
     fake.done()

@@ -78,9 +78,16 @@ def test_compare_and_judge_by_hand():
     assert m["sim_accuracy"] == 1.0 and m["accuracy"] == 0.75 and m["sim2real_gap"] == 0.25
     assert m["agreement"] == 0.75
     assert np.isclose(m["expval_mae"], np.mean([0.0, 0.2, 0.3, 0.1]))
-    params = parse_params({}).hardware
-    passed, reasons = judge(params, {**m, "cost_per_inference_usd": 3.0})
+    params = parse_params({"hardware": {"gate": {"max_gap": 0.05}}}).hardware
+    # on point values (no interval keys): every check fails over its (degenerate) interval
+    point = {k: v for k, v in m.items() if "_ci_" not in k}
+    passed, reasons = judge(params, {**point, "cost_per_inference_usd": 3.0})
     assert not passed and len(reasons) == 3 and "sim2real_gap 0.2500 > max_gap 0.05" in reasons[0]
+    # on the intervals of 4 samples: the cost fails, the gap and accuracy intervals straddle their thresholds
+    assert m["accuracy_ci_low"] < 0.75 < m["accuracy_ci_high"] and m["sim2real_gap_ci_low"] < 0 < 0.25
+    passed, reasons = judge(params, {**m, "cost_per_inference_usd": 3.0})
+    assert not passed and len(reasons) == 3 and "cost_per_inference_usd 3.0000 > max_cost" in reasons[0]
+    assert "straddles max_gap 0.05" in reasons[1] and "straddles min_accuracy 0.9" in reasons[2]
 
 
 def test_estimates_match_the_published_prices_per_inference():
@@ -91,11 +98,18 @@ def test_estimates_match_the_published_prices_per_inference():
     assert float(prices["ionq-forte-enterprise-1"].cost_usd) == 1980.48
 
 
+def only_numbers(document) -> bool:
+    """A metrics file holds numbers and booleans only (nested in dicts), no strings or lists."""
+    if isinstance(document, dict):
+        return all(only_numbers(v) for v in document.values())
+    return isinstance(document, (int, float, bool))
+
+
 def test_emulated_validation_logs_and_promotes(trained_project, no_aws):
     root, trained = trained_project
     write_params(root)
     assert run_stage("hardware", hardware_stage.main, []) == 0
-    report = json.loads((root / "metrics/hardware.json").read_text())
+    report = json.loads((root / "reports/hardware.json").read_text())
     assert report["status"] == "ok" and report["mode"] == "emulate"
     for device in ("iqm-garnet", "ionq-forte-enterprise-1"):
         m = report["devices"][device]
@@ -105,19 +119,47 @@ def test_emulated_validation_logs_and_promotes(trained_project, no_aws):
             assert key in m, key
         assert m["n_samples"] == 6 and m["shots"] == 200
         assert 0 <= m["accuracy"] <= 1 and m["spent_usd"] == 0
+        assert m["verdict"] in ("pass", "fail", "inconclusive") and report["gate"][device]["verdict"] == m["verdict"]
     assert report["devices"]["ionq-forte-enterprise-1"]["tasks"] == 6  # no program sets on IonQ
     assert report["devices"]["iqm-garnet"]["tasks"] == 1
-    assert (root / "plots/hardware/accuracy_per_device.png").exists()
+    # the metrics file: numbers only, the same figures as the report
+    metrics = json.loads((root / "metrics/hardware.json").read_text())
+    assert only_numbers(metrics) and set(metrics) == {"estimate_usd", "promoted", "simulator", "iqm-garnet",
+                                                      "ionq-forte-enterprise-1"}
+    assert metrics["iqm-garnet"]["accuracy_ci_low"] == report["devices"]["iqm-garnet"]["accuracy_ci_low"]
+    table = (root / "plots/hardware/accuracy.csv").read_text().splitlines()
+    assert table[0].startswith("device,backend,accuracy,accuracy_ci_low,accuracy_ci_high")
+    assert [line.split(",")[0] for line in table[1:]] == ["simulator", "iqm-garnet", "ionq-forte-enterprise-1"]
     client = tracking.client()
     run = client.get_run(report["mlflow_run_id"])
     assert run.data.tags["qml_ops.train_run_id"] == trained["run_id"]
-    assert "hw.iqm-garnet.accuracy" in run.data.metrics
+    assert "accuracy_per_device.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    # one child run per device and one for the simulator, with the same metric and param keys
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    by_name = {c.info.run_name: c for c in children}
+    assert set(by_name) == {"simulator", "iqm-garnet", "ionq-forte-enterprise-1"}
+    assert len({frozenset(c.data.metrics) for c in children}) == 1 and "accuracy_ci_low" in children[0].data.metrics
+    assert len({frozenset(c.data.params) for c in children}) == 1
+    assert by_name["simulator"].data.params["backend"] == "simulator"
+    assert by_name["iqm-garnet"].data.params["backend"] == "emulator"
+    assert by_name["iqm-garnet"].data.tags["gate.verdict"] == report["gate"]["iqm-garnet"]["verdict"]
+    assert "samples.json" in {a.path for a in client.list_artifacts(by_name["iqm-garnet"].info.run_id)}
+    # a shared UI view lists the children grouped by device, in the chart view
+    key = f"hardware-{run.info.run_id}"
+    assert report["mlflow_comparison"] == (f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs?"
+                                           f"viewStateShareKey={key}&compareRunsMode=CHART")
+    view = json.loads(client.get_experiment(run.info.experiment_id).tags[f"mlflow.sharedViewState.{key}"])
+    assert view["searchFilter"] == f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    assert view["groupBy"]["groupByKeys"] == [{"mode": "param", "groupByData": "device"}]
     version = client.get_model_version("qcnn", trained["version"])
     assert version.tags["emu.iqm-garnet.run_id"] == report["mlflow_run_id"]
-    # the figures sit on the registered model's logged model beside the simulator's
+    # the figures sit on the registered model's logged model beside the simulator's, one row per run
     logged = client.get_logged_model(trained["model_id"])
     names = {m.key for m in logged.metrics}
-    assert {"sim_val_accuracy", "hw.iqm-garnet.accuracy"} <= names
+    assert {"sim_val_accuracy", "accuracy", "accuracy_ci_low", "sim2real_gap_ci_high"} <= names
+    assert {c.info.run_id for c in children} <= {m.run_id for m in logged.metrics if m.key == "accuracy"}
+    # the model card names every device
+    assert all(device in version.description for device in ("simulator", "iqm-garnet", "ionq-forte-enterprise-1"))
     if report["promoted"]:
         assert report["promoted"]["alias"] == "emulator-validated"  # never "hardware-validated" from an emulator
         assert tracking.resolve_alias("qcnn", "emulator-validated").version == version.version
@@ -138,10 +180,11 @@ def test_qpu_mode_without_budget_and_approval_creates_nothing(trained_project, n
     params = write_params(root, mode="qpu", budget=budget, approve=approve, bucket="my-bucket")
     total = sum(e.cost_usd for e in estimates(params.hardware).values())
     assert run_stage("hardware", hardware_stage.main, []) == 0  # skipped, so `dvc repro` goes on
-    report = json.loads((root / "metrics/hardware.json").read_text())
+    report = json.loads((root / "reports/hardware.json").read_text())
     assert report["status"] == "skipped" and report["mode"] == "qpu"
     assert fragment in report["reason"]
     assert report["estimate_usd"] == float(total) and report["devices"] == {}
+    assert json.loads((root / "metrics/hardware.json").read_text()) == {"estimate_usd": float(total), "promoted": False}
 
 
 def test_approval_one_cent_short_is_refused(trained_project, no_aws):
@@ -151,7 +194,7 @@ def test_approval_one_cent_short_is_refused(trained_project, no_aws):
     (root / "params.yaml").write_text((root / "params.yaml").read_text().replace(
         "approve_usd: 0", f"approve_usd: {round(total - 0.01, 2)}"))
     assert run_stage("hardware", hardware_stage.main, []) == 0
-    report = json.loads((root / "metrics/hardware.json").read_text())
+    report = json.loads((root / "reports/hardware.json").read_text())
     assert report["status"] == "skipped" and "approve" in report["reason"]
 
 
@@ -159,7 +202,7 @@ def test_mode_off_and_missing_alias(trained_project, no_aws):
     root, _ = trained_project
     write_params(root, mode="off")
     assert run_stage("hardware", hardware_stage.main, []) == 0
-    assert json.loads((root / "metrics/hardware.json").read_text())["status"] == "skipped"
+    assert json.loads((root / "reports/hardware.json").read_text())["status"] == "skipped"
     text = (root / "params.yaml").read_text().replace("mode: off", "mode: emulate") + "  model_alias: nope\n"
     (root / "params.yaml").write_text(text)
     assert run_stage("hardware", hardware_stage.main, []) == 1
@@ -174,6 +217,6 @@ def test_refuses_a_model_trained_on_other_data(tmp_path, monkeypatch, no_aws):
     write_params(root)
     (root / "dvc.lock").write_text(lock.format("bbbb"))  # another dataset version in this workspace
     assert run_stage("hardware", hardware_stage.main, []) == 1
-    assert not (root / "metrics/hardware.json").exists()
+    assert not (root / "metrics/hardware.json").exists() and not (root / "reports/hardware.json").exists()
     (root / "dvc.lock").write_text(lock.format("aaaa"))
     assert run_stage("hardware", hardware_stage.main, []) == 0

@@ -88,7 +88,7 @@ def test_pipeline_runs_against_the_tracking_server(tmp_path, mlflow_server, s3_e
     assert candidate.version == str(registry["version"]) and candidate.run_id == train.info.run_id
     validated = client.get_model_version_by_alias(model_name, "emulator-validated")
     assert validated.version == candidate.version
-    assert json.loads((repo / "metrics/hardware.json").read_text())["status"] == "ok"
+    assert json.loads((repo / "reports/hardware.json").read_text())["status"] == "ok"
 
     # the model loads back from the registry through the server (artifacts downloaded via the proxy)
     predict = (f"import json, mlflow, numpy as np; m = mlflow.pyfunc.load_model('models:/{model_name}@candidate'); "
@@ -118,7 +118,7 @@ def test_two_tuning_workers_log_every_trial_once(tmp_path, mlflow_server, pg_url
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert not (root / "mlruns" / "mlflow.db").exists()
 
-    summary = json.loads((root / "metrics/tune.json").read_text())
+    summary = json.loads((root / "reports/tune.json").read_text())
     study = optuna.load_study(study_name=summary["study"], storage=pg_url)
     finished = sorted(t.number for t in study.trials if t.state.is_finished())
     assert 6 <= len(finished) <= 7

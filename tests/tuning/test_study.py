@@ -34,11 +34,17 @@ def project(tmp_path, monkeypatch):
 def test_study_runs_trials_as_nested_runs_and_resumes(project):
     params = load_params("params.yaml")
     run_stage_main("tune")  # the stage writes what the library returns
-    summary = io.read_json(project / "metrics/tune.json")
+    summary = io.read_json(project / "reports/tune.json")
+    numbers = io.read_json(project / "metrics/tune.json")  # numbers only
+    assert numbers == {k: summary[k] for k in ("best_value", "best_trial", "n_finished", "n_complete", "n_pruned",
+                                               "n_failed")}
+    history = (project / "plots/tune/trials.csv").read_text().splitlines()
+    assert history[0].startswith("trial,state,value,best_so_far") and len(history) == 1 + 3
+    assert [row["trial"] for row in summary["trials"]] == [0, 1, 2]
     assert summary["n_trials"] == 3 and summary["n_finished"] == 3
     assert summary["n_complete"] + summary["n_pruned"] + summary["n_failed"] == 3
     assert set(summary["best_params"]) == {"ansatz", "lr", "batch_size", "epochs", "optimizer", "loss"}
-    metrics = io.read_json(project / "metrics/tune.json")
+    metrics = io.read_json(project / "reports/tune.json")
     for key in ("study", "storage", "n_trials", "n_complete", "n_pruned", "n_failed", "best_value", "best_params",
                 "mlflow_experiment", "mlflow_parent_run_id"):
         assert key in metrics
@@ -59,7 +65,7 @@ def test_study_runs_trials_as_nested_runs_and_resumes(project):
     history = tracking.client().get_metric_history(children[0].info.run_id, "val_accuracy")
     assert len(history) >= 1
     parent = tracking.client().get_run(summary["mlflow_parent_run_id"])
-    assert "optimization_history.png" in {a.path for a in tracking.client().list_artifacts(parent.info.run_id)}
+    assert {"optimization_history.png", "trials.json"} <= {a.path for a in tracking.client().list_artifacts(parent.info.run_id)}
     assert parent.data.metrics["best_value"] == summary["best_value"]
 
     # re-running continues the same study up to the new total, under the same parent run
