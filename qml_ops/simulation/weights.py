@@ -1,0 +1,319 @@
+"""The batch-independent side of the simulator, in numpy (complex128).
+
+Everything here depends on the weights only, never on a sample, so it is done
+once per forward in float64 numpy (small arrays: numpy's per-call cost is a
+fraction of torch's, and no autograd graph is built):
+
+* :func:`gate_derivatives`: a gate of the one gate table
+  (:mod:`qml_ops.circuits.gates`) and its exact derivative with respect to each
+  angle, for many angle sets at once;
+* :func:`unit_matrices`: the 4×4 of a two-qubit block (a convolution ansatz or
+  the pooling unit) for every layer's parameters, with its derivatives;
+* :class:`Product`: a product of such 4×4s placed on qubits of a small
+  ``k``-qubit register (a fused block, a front cluster, the folded tail), and
+  the chain rule from the product's gradient back to each factor.
+
+Derivatives are exact, not finite differences: every angle enters a gate of the
+table through ``cos(θ/2)``, ``sin(θ/2)``, ``exp(±iθ/2)`` or ``exp(±iθ)``, so
+each entry is a trigonometric polynomial of degree ≤ 2 in ``θ/2``, and five
+equispaced samples determine its derivative exactly (:data:`_SHIFT_WEIGHTS`).
+``tests/simulation/test_weights.py`` checks this against torch autograd for
+every gate of the table.
+
+Gradients follow torch's convention for complex tensors: ``g = ∂L/∂Re(A) +
+i ∂L/∂Im(A)``, so ``dL = Re Σ conj(g) · dA``.
+
+Example:
+    >>> import numpy as np
+    >>> from qml_ops.circuits.ansatz import CONV_ANSATZE
+    >>> gates = CONV_ANSATZE[1][1](0, 1, 0)
+    >>> u, du = unit_matrices(gates, np.zeros((3, 2)))
+    >>> u.shape, du.shape
+    ((3, 4, 4), (3, 2, 4, 4))
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from qml_ops.circuits.gates import GATE_TABLE, gate_matrix
+from qml_ops.circuits.ir import Gate
+
+__all__ = ["gate_derivatives", "unit_matrices", "Product", "embedding", "CircuitMatrices", "single_threaded_blas"]
+
+#: θ shifts and weights: f'(θ) = Σ_j w_j f(θ + s_j) for any f that is a
+#: trigonometric polynomial of degree ≤ 2 in θ/2 (the j = 0 weight is zero).
+_SHIFTS = 4 * np.pi * np.arange(1, 5) / 5
+
+
+def _shift_weights() -> np.ndarray:
+    m = np.arange(-2, 3)
+    nodes = np.exp(1j * np.outer(m, 2 * np.pi * np.arange(5) / 5))
+    w = np.linalg.solve(nodes, 0.5j * m)
+    return w.real[1:]
+
+
+_SHIFT_WEIGHTS = _shift_weights()
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    try:  # a dependency of scikit-learn, which qml-ops requires
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - only without scikit-learn
+        return None
+    return ThreadpoolController()
+
+
+def single_threaded_blas():
+    """Context in which numpy's BLAS runs on one thread.
+
+    The matrices here are tiny (4×4 to 32×32): a multi-threaded OpenBLAS wakes
+    its threads for them and, next to torch's own threads on a small machine,
+    turned a 2 µs product into 0.1–2 ms. ``threadpoolctl`` (a dependency of
+    scikit-learn) scopes the limit to this code; without it, nothing changes.
+    """
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
+def _evaluate(name: str, angles: np.ndarray) -> np.ndarray:
+    """``gate_matrix(name, *angles)`` for float arrays of one shape, assembled
+    directly from the table's entries (the generic path costs ~100 µs a call)."""
+    gate = GATE_TABLE[name]
+    shape = angles.shape[1:]
+    out = np.empty(shape + (gate.dim, gate.dim), dtype=np.complex128)
+    for i, row in enumerate(gate.rows(np, *angles)):
+        for j, entry in enumerate(row):
+            out[..., i, j] = entry
+    return out
+
+
+def gate_derivatives(name: str, angles: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Matrix of table gate ``name`` and its derivative with respect to each angle.
+
+    Args:
+        name: a parameterised gate of :data:`~qml_ops.circuits.gates.GATE_TABLE`.
+        angles: its ``P`` angles, float arrays of one shape ``(L,)``.
+
+    Returns:
+        ``(G, dG)``: ``(L, d, d)`` and ``(L, P, d, d)`` complex128, ``dG[:, p] = ∂G/∂angle_p``.
+    """
+    base = np.stack([np.asarray(a, dtype=np.float64) for a in angles])  # (P, L)
+    n_params, n_sets = base.shape
+    # Row 0: the angles; rows 1 + 4p + j: angle p shifted by _SHIFTS[j].
+    rows = np.repeat(base[None], 1 + 4 * n_params, axis=0)  # (1 + 4P, P, L)
+    for p in range(n_params):
+        rows[1 + 4 * p : 5 + 4 * p, p] += _SHIFTS[:, None]
+    mats = _evaluate(name, rows.transpose(1, 0, 2))  # (1 + 4P, L, d, d)
+    d = mats.shape[-1]
+    shifted = mats[1:].reshape(n_params, 4, n_sets, d, d)
+    deriv = np.einsum("j,pjlab->lpab", _SHIFT_WEIGHTS, shifted)
+    return mats[0], deriv
+
+
+@lru_cache(maxsize=None)
+def _constant(name: str) -> np.ndarray:
+    return gate_matrix(name)
+
+
+def _on_pair(g: np.ndarray, gate: Gate, wires: tuple[int, int]) -> np.ndarray:
+    """A gate on one or both of ``wires`` as a 4×4 (``wires[0]`` the high bit)."""
+    if len(gate.wires) == 2:
+        if gate.wires == wires:
+            return g
+        shape = g.shape
+        return g.reshape(shape[:-2] + (2, 2, 2, 2)).swapaxes(-4, -3).swapaxes(-2, -1).reshape(shape)
+    eye = np.eye(2)
+    if gate.wires[0] == wires[0]:
+        return np.einsum("...ij,ab->...iajb", g, eye).reshape(g.shape[:-2] + (4, 4))
+    return np.einsum("ab,...ij->...aibj", eye, g).reshape(g.shape[:-2] + (4, 4))
+
+
+def unit_matrices(gates: Sequence[Gate], params: np.ndarray, wires: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """The 4×4 unitary of a two-wire gate list for ``L`` parameter sets, with derivatives.
+
+    Args:
+        gates: IR gates on ``wires`` only; ``("w", i)`` reads column ``i`` of
+            ``params``, ``("c", v)`` is a constant (features are not allowed).
+        params: ``(L, P)`` float array.
+        wires: ``(a, b)``; ``a`` is the most significant bit of the 4×4 basis.
+
+    Returns:
+        ``(U, dU)``: ``(L, 4, 4)`` with ``U[l] = G_K … G_1`` and ``(L, P, 4, 4)``
+        with ``dU[l, i] = ∂U[l]/∂params[l, i]``.
+
+    Raises:
+        ValueError: for a gate reading features.
+    """
+    params = np.asarray(params, dtype=np.float64)
+    n_sets, n_params = params.shape
+    u = np.broadcast_to(np.eye(4, dtype=np.complex128), (n_sets, 4, 4))
+    du = np.zeros((n_sets, n_params, 4, 4), dtype=np.complex128)
+    for gate in gates:
+        if GATE_TABLE[gate.name].n_params == 0:
+            g = _on_pair(_constant(gate.name), gate, wires)
+            u, du = g @ u, g @ du
+            continue
+        angles, columns = [], []
+        for kind, value in gate.params:
+            if kind == "w":
+                angles.append(params[:, int(value)])
+                columns.append(int(value))
+            elif kind == "c":
+                angles.append(np.full(n_sets, value))
+                columns.append(None)
+            else:
+                raise ValueError(f"block gates cannot read features, got {gate}")
+        g, dg = gate_derivatives(gate.name, angles)
+        g, dg = _on_pair(g, gate, wires), _on_pair(dg, gate, wires)
+        du = g[:, None] @ du
+        for p, column in enumerate(columns):
+            if column is not None:
+                du[:, column] += dg[:, p] @ u
+        u = g @ u
+    return u, du
+
+
+@lru_cache(maxsize=None)
+def embedding(k: int, high: int, low: int) -> np.ndarray:
+    """0/1 matrix ``T`` (16, 4**k, complex: numpy multiplies mixed types slowly)
+    placing a 4×4 on qubits ``high``, ``low`` of ``k``.
+
+    ``E.reshape(-1) = U.reshape(-1) @ T`` is ``U ⊗ I`` with ``U``'s high bit on
+    local qubit ``high`` (qubit 0 is the most significant), and
+    ``gE.reshape(-1) @ T.T`` traces a gradient ``gE`` back to ``U``'s 4×4.
+    """
+    dim = 2**k
+    r, c = np.meshgrid(np.arange(dim), np.arange(dim), indexing="ij")
+    bit = lambda x, q: (x >> (k - 1 - q)) & 1  # noqa: E731
+    others = ~((1 << (k - 1 - high)) | (1 << (k - 1 - low))) & (dim - 1)
+    valid = (r & others) == (c & others)
+    entry = (2 * bit(r, high) + bit(r, low)) * 4 + 2 * bit(c, high) + bit(c, low)
+    t = np.zeros((16, dim * dim), dtype=np.complex128)
+    t[entry[valid], (r * dim + c)[valid]] = 1.0
+    t.setflags(write=False)
+    return t
+
+
+class Product:
+    """``P = E_m … E_1``: 4×4 units placed on a ``k``-qubit register, in order.
+
+    Args:
+        k: register size (its qubits 0..k-1, qubit 0 the most significant).
+        placements: ``(mat, high, low)`` per factor, in application order:
+            unit matrix ``mat`` with its high bit on qubit ``high``.
+
+    Example:
+        >>> import numpy as np
+        >>> prod = Product(3, [(0, 0, 1), (1, 1, 2)])
+        >>> u = np.stack([np.eye(4), np.eye(4)]).astype(complex)
+        >>> p, cache = prod.matrix(u)
+        >>> np.allclose(p, np.eye(8))
+        True
+    """
+
+    def __init__(self, k: int, placements: Sequence[tuple[int, int, int]]) -> None:
+        self.k = k
+        self.placements = list(placements)
+        self._embed = [embedding(k, high, low) for _, high, low in self.placements]
+
+    def matrix(self, units: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``(P, cache)``: the product for unit matrices ``units`` (``(M, 4, 4)``)."""
+        dim = 2**self.k
+        factors = [(units[m].reshape(16) @ t).reshape(dim, dim) for (m, _, _), t in zip(self.placements, self._embed)]
+        out = np.eye(dim, dtype=np.complex128)
+        prefixes = []
+        for f in factors:
+            prefixes.append(out)
+            out = f @ out
+        return out, [factors, prefixes]
+
+    def unit_grads(self, cache: list, grad: np.ndarray, acc: np.ndarray) -> None:
+        """Add each factor's 4×4 gradient to ``acc[mat]`` given ``grad = dL/dP``."""
+        factors, prefixes = cache
+        rest = grad  # (E_m … E_{i+1})^H · grad
+        for i in range(len(factors) - 1, -1, -1):
+            g_factor = rest @ prefixes[i].conj().T
+            acc[self.placements[i][0]] += (g_factor.reshape(-1) @ self._embed[i].T).reshape(4, 4)
+            rest = factors[i].conj().T @ rest
+
+
+class CircuitMatrices:
+    """Every weight-dependent matrix of a plan, and the chain rule back to the weights.
+
+    :meth:`forward` builds, from the weight vector, the matrix of each fused
+    block of the body, of each front cluster and the folded observable; the
+    engine applies them to the states and measures, for each, the gradient
+    statistic :meth:`backward` turns into the weights' gradient.
+
+    Args:
+        spec: the circuit (:class:`~qml_ops.circuits.qcnn.QCNNSpec`).
+        plan: its :class:`~qml_ops.simulation.plan.Plan`.
+    """
+
+    def __init__(self, spec, plan) -> None:
+        from qml_ops.circuits.ansatz import CONV_ANSATZE, POOL_N_PARAMS, pool
+        from qml_ops.simulation.plan import Block
+
+        self.n_layers = plan.n_layers
+        self.conv_params, conv = CONV_ANSATZE[spec.ansatz]
+        self.pool_params = POOL_N_PARAMS
+        self.conv_gates, self.pool_gates = conv(0, 1, 0), pool(0, 1, 0)
+
+        def placed(units, order):
+            return [(u.mat, order.index(u.wires[0]), order.index(u.wires[1])) for u in units]
+
+        self.blocks = [Product(len(s.wires), placed(s.units, list(s.wires))) for s in plan.steps if isinstance(s, Block)]
+        self.clusters = [
+            Product(len(c), placed([u for u in plan.front if u.wires[0] in c], c)) for c in plan.clusters
+        ]
+        kept = plan.kept_order
+        self.tail = Product(len(kept), placed(plan.tail, kept))
+        m = len(kept)
+        bit = (np.arange(2**m) >> (m - 1 - kept.index(plan.readout))) & 1
+        self.z_signs = (1 - 2 * bit).astype(np.float64)
+
+    def forward(self, theta: np.ndarray) -> tuple[dict, dict]:
+        """Matrices for weights ``theta``: ``({"blocks", "clusters", "observable"}, ctx)``."""
+        n_layers, k = self.n_layers, self.conv_params
+        u_conv, du_conv = unit_matrices(self.conv_gates, theta[: n_layers * k].reshape(n_layers, k))
+        u_pool, du_pool = unit_matrices(self.pool_gates, theta[n_layers * k :].reshape(n_layers, self.pool_params))
+        units = np.concatenate([u_conv, u_pool])
+        blocks = [b.matrix(units) for b in self.blocks]
+        clusters = [c.matrix(units) for c in self.clusters]
+        v, v_cache = self.tail.matrix(units)
+        obs = (v.conj().T * self.z_signs) @ v
+        host = {"blocks": [b[0] for b in blocks], "clusters": [c[0] for c in clusters], "observable": obs}
+        ctx = {"units": units, "du": (du_conv, du_pool), "blocks": blocks, "clusters": clusters,
+               "tail": (v, v_cache), "observable": obs}
+        return host, ctx
+
+    def backward(self, ctx: dict, block_grams: list, cluster_grams: list, obs_gram: np.ndarray) -> np.ndarray:
+        """Gradient of the loss with respect to the weights.
+
+        Args:
+            ctx: from :meth:`forward`.
+            block_grams: per block, ``Σ λ_in ψ_in†`` (cotangent and state entering it).
+            cluster_grams: per front cluster, ``dL/dF`` of its matrix ``F``.
+            obs_gram: ``Σ λ ψ†`` at the observable, where ``λ = 2 (dL/dz) O ψ``.
+        """
+        acc = np.zeros_like(ctx["units"])
+        for prod, (mat, cache), gram in zip(self.blocks, ctx["blocks"], block_grams):
+            prod.unit_grads(cache, mat @ gram, acc)  # dL/dB = Σ λ_out ψ_in† = B Σ λ_in ψ_in†
+        for prod, (_, cache), grad in zip(self.clusters, ctx["clusters"], cluster_grams):
+            prod.unit_grads(cache, grad, acc)
+        obs = ctx["observable"]
+        p = 0.5 * obs @ obs_gram  # O is unitary and Hermitian: dL/dO = Σ gz ψ ψ† = O Σ λ ψ† / 2
+        p = 0.5 * (p + p.conj().T)
+        v, v_cache = ctx["tail"]
+        self.tail.unit_grads(v_cache, 2 * (self.z_signs[:, None] * v) @ p, acc)  # dL/dV = 2 Z V P
+        du_conv, du_pool = ctx["du"]
+        n_layers = self.n_layers
+        g_conv = np.einsum("lij,lpij->lp", acc[:n_layers].conj(), du_conv).real
+        g_pool = np.einsum("lij,lpij->lp", acc[n_layers:].conj(), du_pool).real
+        return np.concatenate([g_conv.reshape(-1), g_pool.reshape(-1)])
