@@ -145,6 +145,14 @@ class _Circuit(torch.autograd.Function):
         return torch.from_numpy(grad).to(device=device, dtype=dtype), None, None
 
 
+def _as_index(values: list[int]):
+    """A slice for an arithmetic progression (a view, no gather), else a list."""
+    step = values[1] - values[0] if len(values) > 1 else 1
+    if step > 0 and values == list(range(values[0], values[0] + step * len(values), step)):
+        return slice(values[0], values[0] + step * len(values), step)
+    return values
+
+
 def _kron_into(parts: list[torch.Tensor], out: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
     """``out[(i1, i2, …), b] = Π_j parts[j][i_j, b]`` (each part ``(d_j, c)``).
 
@@ -255,7 +263,10 @@ class BatchedSimulator:
         for stage in stages:
             if len({g.name for g in stage}) != 1:
                 raise ModelError("simulator needs the same encoding gates on every wire.")
-        self._stages = [(s[0].name, [[int(r[1]) for r in g.params] for g in s]) for s in stages]
+        self._stages = []
+        for stage in stages:  # per angle of the stage's gate: which feature each wire reads
+            columns = [[int(g.params[k][1]) for g in stage] for k in range(len(stage[0].params))]
+            self._stages.append((stage[0].name, [_as_index(c) for c in columns]))
 
     # ------------------------------------------------------------ helpers
     def _permutation(self, step_index: int, before: list[int], after: tuple[int, ...]):
@@ -287,8 +298,8 @@ class BatchedSimulator:
         feats = features.to(self.real_dtype).T  # (n_features, batch)
         qubits = torch.zeros(n, 2, batch, dtype=self.dtype, device=self.device)
         qubits[:, 0] = 1
-        for name, cols in self._stages:
-            angles = [feats[[c[k] for c in cols]] for k in range(len(cols[0]))]
+        for name, columns in self._stages:
+            angles = [feats[c] for c in columns]
             gate = gate_matrix(name, angles, self.dtype)  # (n, batch, 2, 2)
             qubits = torch.einsum("nbij,njb->nib", gate, qubits)
         return qubits
@@ -376,9 +387,15 @@ class BatchedSimulator:
         work = self._workspace.get(4 * dim * width, self.dtype, self.device)
         gz = gz.to(device=self.device, dtype=self.real_dtype)
         obs, d_obs = mats["observable"], mats["observable"].shape[0]
-        block_grams = [torch.zeros_like(b) for b in mats["blocks"]]
-        cluster_grams = [torch.zeros_like(m) for m in mats["clusters"]]
-        obs_gram = torch.zeros_like(obs)
+        # All Gram accumulators in one tensor: one transfer to the host at the end.
+        shapes = [b.shape for b in mats["blocks"]] + [m.shape for m in mats["clusters"]] + [obs.shape]
+        grams_flat = torch.zeros(sum(a * b for a, b in shapes), dtype=self.dtype, device=self.device)
+        grams, pos = [], 0
+        for a, b in shapes:
+            grams.append(grams_flat[pos : pos + a * b].view(a, b))
+            pos += a * b
+        n_blocks, n_clusters = len(mats["blocks"]), len(mats["clusters"])
+        block_grams, cluster_grams, obs_gram = grams[:n_blocks], grams[n_blocks:-1], grams[-1]
         adjoint = [b.mH for b in mats["blocks"]]
         layouts = [plan.layout]
         for step in plan.steps:
@@ -408,8 +425,11 @@ class BatchedSimulator:
                 parts = [o[:, b0:b1] for o in front["outputs"]]
                 for gram, g, inp in zip(cluster_grams, _cotangents(cur[1].view(dim, c), parts), front["inputs"]):
                     gram.addmm_(g, inp[:, b0:b1].mH)
-        host = [t.to("cpu", torch.complex128).numpy() for t in block_grams + cluster_grams + [obs_gram]]
-        n_blocks = len(block_grams)
+        flat = grams_flat.to("cpu", torch.complex128).numpy()
+        host, pos = [], 0
+        for a, b in shapes:
+            host.append(flat[pos : pos + a * b].reshape(a, b))
+            pos += a * b
         with single_threaded_blas():
             return self._matrices.backward(saved["wctx"], host[:n_blocks], host[n_blocks:-1], host[-1])
 

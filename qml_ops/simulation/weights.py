@@ -7,8 +7,8 @@ fraction of torch's, and no autograd graph is built):
 * :func:`gate_derivatives`: a gate of the one gate table
   (:mod:`qml_ops.circuits.gates`) and its exact derivative with respect to each
   angle, for many angle sets at once;
-* :func:`unit_matrices`: the 4×4 of a two-qubit block (a convolution ansatz or
-  the pooling unit) for every layer's parameters, with its derivatives;
+* :class:`UnitMatrices`: the 4×4 of a two-qubit block (a convolution ansatz or
+  the pooling unit) for every layer's parameters, and its chain rule;
 * :class:`Product`: a product of such 4×4s placed on qubits of a small
   ``k``-qubit register (a fused block, a front cluster, the folded tail), and
   the chain rule from the product's gradient back to each factor.
@@ -26,10 +26,10 @@ i ∂L/∂Im(A)``, so ``dL = Re Σ conj(g) · dA``.
 Example:
     >>> import numpy as np
     >>> from qml_ops.circuits.ansatz import CONV_ANSATZE
-    >>> gates = CONV_ANSATZE[1][1](0, 1, 0)
-    >>> u, du = unit_matrices(gates, np.zeros((3, 2)))
-    >>> u.shape, du.shape
-    ((3, 4, 4), (3, 2, 4, 4))
+    >>> units = UnitMatrices(CONV_ANSATZE[1][1](0, 1, 0), n_params=2)
+    >>> u, ctx = units.forward(np.zeros((3, 2)))       # 3 layers' parameters
+    >>> u.shape
+    (3, 4, 4)
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import numpy as np
 from qml_ops.circuits.gates import GATE_TABLE, gate_matrix
 from qml_ops.circuits.ir import Gate
 
-__all__ = ["gate_derivatives", "unit_matrices", "Product", "embedding", "CircuitMatrices", "single_threaded_blas"]
+__all__ = ["gate_derivatives", "UnitMatrices", "Product", "embedding", "CircuitMatrices", "single_threaded_blas"]
 
 #: θ shifts and weights: f'(θ) = Σ_j w_j f(θ + s_j) for any f that is a
 #: trigonometric polynomial of degree ≤ 2 in θ/2 (the j = 0 weight is zero).
@@ -117,66 +117,129 @@ def gate_derivatives(name: str, angles: Sequence[np.ndarray]) -> tuple[np.ndarra
 
 
 @lru_cache(maxsize=None)
-def _constant(name: str) -> np.ndarray:
-    return gate_matrix(name)
-
-
-def _on_pair(g: np.ndarray, gate: Gate, wires: tuple[int, int]) -> np.ndarray:
-    """A gate on one or both of ``wires`` as a 4×4 (``wires[0]`` the high bit)."""
-    if len(gate.wires) == 2:
-        if gate.wires == wires:
-            return g
-        shape = g.shape
-        return g.reshape(shape[:-2] + (2, 2, 2, 2)).swapaxes(-4, -3).swapaxes(-2, -1).reshape(shape)
+def _placement(kind: str) -> np.ndarray:
+    """0/1 matrix ``M`` with ``E.reshape(-1) = g.reshape(-1) @ M``: a gate ``g`` as
+    a 4×4 on a pair, for ``kind`` ``"pair"`` (as is), ``"swapped"`` (wires
+    exchanged), ``"high"`` or ``"low"`` (a one-qubit gate on the pair's high or
+    low bit). ``gE.reshape(-1) @ M.T`` is the gradient of ``g``."""
+    if kind in ("pair", "swapped"):
+        out = np.eye(16)
+        if kind == "swapped":  # SWAP g SWAP: row (a, b) -> (b, a), same for columns
+            perm = np.arange(16).reshape(2, 2, 2, 2).transpose(1, 0, 3, 2).reshape(-1)
+            out = out[perm]
+        return out.astype(np.complex128)
     eye = np.eye(2)
-    if gate.wires[0] == wires[0]:
-        return np.einsum("...ij,ab->...iajb", g, eye).reshape(g.shape[:-2] + (4, 4))
-    return np.einsum("ab,...ij->...aibj", eye, g).reshape(g.shape[:-2] + (4, 4))
+    basis = np.eye(4).reshape(4, 2, 2)
+    if kind == "high":
+        mats = np.einsum("kij,ab->kiajb", basis, eye)
+    else:
+        mats = np.einsum("ab,kij->kaibj", eye, basis)
+    return mats.reshape(4, 16).astype(np.complex128)
 
 
-def unit_matrices(gates: Sequence[Gate], params: np.ndarray, wires: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray]:
-    """The 4×4 unitary of a two-wire gate list for ``L`` parameter sets, with derivatives.
+class UnitMatrices:
+    """The 4×4 of a two-wire gate list for ``L`` parameter sets, and its chain rule.
+
+    Gates are evaluated grouped by name and placement (one table evaluation per
+    group, its five-point derivative samples included), multiplied in order,
+    and differentiated in reverse (the gradient with respect to each gate's
+    matrix, then to its angles): a few dozen numpy calls for SU(4).
 
     Args:
         gates: IR gates on ``wires`` only; ``("w", i)`` reads column ``i`` of
-            ``params``, ``("c", v)`` is a constant (features are not allowed).
-        params: ``(L, P)`` float array.
+            the parameters, ``("c", v)`` is a constant (features are not allowed).
+        n_params: number of parameter columns.
         wires: ``(a, b)``; ``a`` is the most significant bit of the 4×4 basis.
 
-    Returns:
-        ``(U, dU)``: ``(L, 4, 4)`` with ``U[l] = G_K … G_1`` and ``(L, P, 4, 4)``
-        with ``dU[l, i] = ∂U[l]/∂params[l, i]``.
-
     Raises:
-        ValueError: for a gate reading features.
+        ValueError: for a gate reading features or a wire outside ``wires``.
+
+    Example:
+        >>> import numpy as np
+        >>> from qml_ops.circuits.ansatz import CONV_ANSATZE
+        >>> fam = UnitMatrices(CONV_ANSATZE[1][1](0, 1, 0), 2)
+        >>> u, ctx = fam.forward(np.zeros((3, 2)))
+        >>> u.shape, fam.backward(ctx, np.ones((3, 4, 4))).shape
+        ((3, 4, 4), (3, 2))
     """
-    params = np.asarray(params, dtype=np.float64)
-    n_sets, n_params = params.shape
-    u = np.broadcast_to(np.eye(4, dtype=np.complex128), (n_sets, 4, 4))
-    du = np.zeros((n_sets, n_params, 4, 4), dtype=np.complex128)
-    for gate in gates:
-        if GATE_TABLE[gate.name].n_params == 0:
-            g = _on_pair(_constant(gate.name), gate, wires)
-            u, du = g @ u, g @ du
-            continue
-        angles, columns = [], []
-        for kind, value in gate.params:
-            if kind == "w":
-                angles.append(params[:, int(value)])
-                columns.append(int(value))
-            elif kind == "c":
-                angles.append(np.full(n_sets, value))
-                columns.append(None)
+
+    def __init__(self, gates: Sequence[Gate], n_params: int, wires: tuple[int, int] = (0, 1)) -> None:
+        self.n_params = n_params
+        self.steps: list[tuple[str, object]] = []  # ("const", 4x4) or ("param", (group, position))
+        groups: dict[tuple[str, str], list[list]] = {}
+        for gate in gates:
+            if not set(gate.wires) <= set(wires):
+                raise ValueError(f"gate {gate} is not on wires {wires}")
+            if len(gate.wires) == 2:
+                kind = "pair" if gate.wires == wires else "swapped"
             else:
-                raise ValueError(f"block gates cannot read features, got {gate}")
-        g, dg = gate_derivatives(gate.name, angles)
-        g, dg = _on_pair(g, gate, wires), _on_pair(dg, gate, wires)
-        du = g[:, None] @ du
-        for p, column in enumerate(columns):
-            if column is not None:
-                du[:, column] += dg[:, p] @ u
-        u = g @ u
-    return u, du
+                kind = "high" if gate.wires[0] == wires[0] else "low"
+            refs = []
+            for ref_kind, value in gate.params:
+                if ref_kind not in ("w", "c"):
+                    raise ValueError(f"block gates cannot read features, got {gate}")
+                refs.append((ref_kind, value))
+            if not refs:
+                g = gate_matrix(gate.name).reshape(-1) @ _placement(kind)
+                self.steps.append(("const", g.reshape(4, 4)))
+                continue
+            members = groups.setdefault((gate.name, kind), [])
+            self.steps.append(("param", ((gate.name, kind), len(members))))
+            members.append(refs)
+        self.groups = {
+            key: (
+                np.array([[int(v) if k == "w" else -1 for k, v in refs] for refs in members]),  # columns
+                np.array([[0.0 if k == "w" else v for k, v in refs] for refs in members]),  # constants
+            )
+            for key, members in groups.items()
+        }
+
+    def forward(self, params: np.ndarray) -> tuple[np.ndarray, dict]:
+        """``(U, ctx)``: ``U`` ``(L, 4, 4)`` for parameters ``(L, n_params)``."""
+        params = np.asarray(params, dtype=np.float64)
+        n_sets = params.shape[0]
+        evaluated = {}
+        for (name, kind), (columns, constants) in self.groups.items():
+            # angles (P, G, L): parameter p of group member g for set l
+            angles = np.where(columns.T[:, :, None] >= 0, params[:, columns.T].transpose(1, 2, 0), constants.T[:, :, None])
+            n_angles = angles.shape[0]
+            rows = np.repeat(angles[None], 1 + 4 * n_angles, axis=0)  # (1 + 4P, P, G, L)
+            for p in range(n_angles):
+                rows[1 + 4 * p : 5 + 4 * p, p] += _SHIFTS[:, None, None]
+            mats = _evaluate(name, rows.transpose(1, 0, 2, 3))  # (1 + 4P, G, L, d, d)
+            d = mats.shape[-1]
+            g4 = (mats[0].reshape(mats.shape[1:3] + (d * d,)) @ _placement(kind)).reshape(mats.shape[1:3] + (4, 4))
+            evaluated[(name, kind)] = (g4, mats[1:].reshape((n_angles, 4) + mats.shape[1:]))
+        u = np.broadcast_to(np.eye(4, dtype=np.complex128), (n_sets, 4, 4))
+        factors, prefixes = [], []
+        for kind, info in self.steps:
+            g = info if kind == "const" else evaluated[info[0]][0][info[1]]
+            factors.append(g)
+            prefixes.append(u)
+            u = g @ u
+        return u, {"factors": factors, "prefixes": prefixes, "evaluated": evaluated, "n_sets": n_sets}
+
+    def backward(self, ctx: dict, grad: np.ndarray) -> np.ndarray:
+        """Gradient ``(L, n_params)`` of the parameters given ``grad = dL/dU``."""
+        grads_g = {key: [None] * len(self.groups[key][0]) for key in self.groups}
+        rest = grad
+        for i in range(len(self.steps) - 1, -1, -1):
+            kind, info = self.steps[i]
+            if kind == "param":
+                grads_g[info[0]][info[1]] = rest @ ctx["prefixes"][i].conj().swapaxes(-1, -2)
+            rest = ctx["factors"][i].conj().swapaxes(-1, -2) @ rest
+        out = np.zeros((ctx["n_sets"], self.n_params))
+        for (name, kind), (columns, _) in self.groups.items():
+            g4 = np.stack(grads_g[(name, kind)])  # (G, L, 4, 4)
+            small = g4.reshape(g4.shape[:2] + (16,)) @ _placement(kind).T  # (G, L, d*d)
+            shifted = ctx["evaluated"][(name, kind)][1]  # (P, 4, G, L, d, d)
+            d_angle = np.einsum("j,gla,pjgla->gpl", _SHIFT_WEIGHTS, small.conj(),
+                                shifted.reshape(shifted.shape[:4] + (-1,))).real  # (G, P, L)
+            for g, cols in enumerate(columns):
+                for p, col in enumerate(cols):
+                    if col >= 0:
+                        out[:, col] += d_angle[g, p]
+        return out
 
 
 @lru_cache(maxsize=None)
@@ -220,13 +283,17 @@ class Product:
     def __init__(self, k: int, placements: Sequence[tuple[int, int, int]]) -> None:
         self.k = k
         self.placements = list(placements)
-        self._embed = [embedding(k, high, low) for _, high, low in self.placements]
+        self.mats = np.array([m for m, _, _ in self.placements], dtype=np.int64)
+        if self.placements:
+            self._embed = np.stack([embedding(k, high, low) for _, high, low in self.placements])
 
-    def matrix(self, units: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    def matrix(self, units: np.ndarray) -> tuple[np.ndarray, list]:
         """``(P, cache)``: the product for unit matrices ``units`` (``(M, 4, 4)``)."""
         dim = 2**self.k
-        factors = [(units[m].reshape(16) @ t).reshape(dim, dim) for (m, _, _), t in zip(self.placements, self._embed)]
         out = np.eye(dim, dtype=np.complex128)
+        if not self.placements:
+            return out, [[], []]
+        factors = (units[self.mats].reshape(-1, 1, 16) @ self._embed).reshape(-1, dim, dim)
         prefixes = []
         for f in factors:
             prefixes.append(out)
@@ -236,11 +303,16 @@ class Product:
     def unit_grads(self, cache: list, grad: np.ndarray, acc: np.ndarray) -> None:
         """Add each factor's 4×4 gradient to ``acc[mat]`` given ``grad = dL/dP``."""
         factors, prefixes = cache
+        if not self.placements:
+            return
         rest = grad  # (E_m … E_{i+1})^H · grad
+        g_factors = []
         for i in range(len(factors) - 1, -1, -1):
-            g_factor = rest @ prefixes[i].conj().T
-            acc[self.placements[i][0]] += (g_factor.reshape(-1) @ self._embed[i].T).reshape(4, 4)
+            g_factors.append(rest @ prefixes[i].conj().T)
             rest = factors[i].conj().T @ rest
+        g = np.stack(g_factors[::-1]).reshape(len(factors), 1, -1)
+        g_units = (g @ self._embed.swapaxes(1, 2)).reshape(-1, 4, 4)
+        np.add.at(acc, self.mats, g_units)
 
 
 class CircuitMatrices:
@@ -263,7 +335,8 @@ class CircuitMatrices:
         self.n_layers = plan.n_layers
         self.conv_params, conv = CONV_ANSATZE[spec.ansatz]
         self.pool_params = POOL_N_PARAMS
-        self.conv_gates, self.pool_gates = conv(0, 1, 0), pool(0, 1, 0)
+        self.conv = UnitMatrices(conv(0, 1, 0), self.conv_params)
+        self.pool = UnitMatrices(pool(0, 1, 0), self.pool_params)
 
         def placed(units, order):
             return [(u.mat, order.index(u.wires[0]), order.index(u.wires[1])) for u in units]
@@ -281,15 +354,15 @@ class CircuitMatrices:
     def forward(self, theta: np.ndarray) -> tuple[dict, dict]:
         """Matrices for weights ``theta``: ``({"blocks", "clusters", "observable"}, ctx)``."""
         n_layers, k = self.n_layers, self.conv_params
-        u_conv, du_conv = unit_matrices(self.conv_gates, theta[: n_layers * k].reshape(n_layers, k))
-        u_pool, du_pool = unit_matrices(self.pool_gates, theta[n_layers * k :].reshape(n_layers, self.pool_params))
+        u_conv, conv_ctx = self.conv.forward(theta[: n_layers * k].reshape(n_layers, k))
+        u_pool, pool_ctx = self.pool.forward(theta[n_layers * k :].reshape(n_layers, self.pool_params))
         units = np.concatenate([u_conv, u_pool])
         blocks = [b.matrix(units) for b in self.blocks]
         clusters = [c.matrix(units) for c in self.clusters]
         v, v_cache = self.tail.matrix(units)
         obs = (v.conj().T * self.z_signs) @ v
         host = {"blocks": [b[0] for b in blocks], "clusters": [c[0] for c in clusters], "observable": obs}
-        ctx = {"units": units, "du": (du_conv, du_pool), "blocks": blocks, "clusters": clusters,
+        ctx = {"units": units, "units_ctx": (conv_ctx, pool_ctx), "blocks": blocks, "clusters": clusters,
                "tail": (v, v_cache), "observable": obs}
         return host, ctx
 
@@ -312,8 +385,8 @@ class CircuitMatrices:
         p = 0.5 * (p + p.conj().T)
         v, v_cache = ctx["tail"]
         self.tail.unit_grads(v_cache, 2 * (self.z_signs[:, None] * v) @ p, acc)  # dL/dV = 2 Z V P
-        du_conv, du_pool = ctx["du"]
+        conv_ctx, pool_ctx = ctx["units_ctx"]
         n_layers = self.n_layers
-        g_conv = np.einsum("lij,lpij->lp", acc[:n_layers].conj(), du_conv).real
-        g_pool = np.einsum("lij,lpij->lp", acc[n_layers:].conj(), du_pool).real
+        g_conv = self.conv.backward(conv_ctx, acc[:n_layers])
+        g_pool = self.pool.backward(pool_ctx, acc[n_layers:])
         return np.concatenate([g_conv.reshape(-1), g_pool.reshape(-1)])
