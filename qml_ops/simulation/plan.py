@@ -174,7 +174,11 @@ def build_plan(spec: QCNNSpec, max_block: int = 4) -> Plan:
     if not 2 <= max_block <= 6:
         raise ValueError(f"max_block must be 2..6, but got max_block={max_block}.")
     n = spec.n_qubits
-    kept = spec.kept_wires
+    kept, active = [], list(range(n))  # active wires after each layer (a pooling discards its first wire)
+    for _, pools in spec.layers:
+        discarded = {c for c, _ in pools}
+        active = [w for w in active if w not in discarded]
+        kept.append(active)
     split = next(i + 1 for i, k in enumerate(kept) if len(k) <= MAX_SMALL)
     layers = _units(spec)
     body_units = [u for units in layers[:split] for u in units]
