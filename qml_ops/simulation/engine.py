@@ -80,6 +80,8 @@ __all__ = ["BatchedSimulator"]
 #: Default chunk size (amplitudes per chunk: 2**n * samples) and block size per device type.
 CHUNK_AMPLITUDES = {"cpu": 2**18, "cuda": 2**28}
 MAX_BLOCK = {"cpu": 4, "cuda": 5}
+#: Largest permutation (rows) whose gather indices are kept between calls.
+CACHED_INDEX = 2**22
 
 
 class _Workspace:
@@ -270,15 +272,21 @@ class BatchedSimulator:
 
     # ------------------------------------------------------------ helpers
     def _permutation(self, step_index: int, before: list[int], after: tuple[int, ...]):
-        """Row gather indices of a :class:`Permute` step, and of its inverse."""
-        if step_index not in self._index:
-            n = self.spec.n_qubits
-            axes = [before.index(w) for w in after]
-            idx = torch.arange(2**n).view((2,) * n).permute(*axes).reshape(-1)
-            inv = torch.empty_like(idx)
-            inv[idx] = torch.arange(2**n)
-            self._index[step_index] = (idx.to(self.device), inv.to(self.device))
-        return self._index[step_index]
+        """Row gather indices of a :class:`Permute` step, and of its inverse (built on
+        the device; kept up to :data:`CACHED_INDEX` entries, rebuilt per use above)."""
+        cached = self._index.get(step_index)
+        if cached is not None:
+            return cached
+        n = self.spec.n_qubits
+
+        def gather(axes: list[int]) -> torch.Tensor:
+            rows = torch.arange(2**n, dtype=torch.int32, device=self.device)
+            return rows.view((2,) * n).permute(*axes).reshape(-1)
+
+        pair = (gather([before.index(w) for w in after]), gather([after.index(w) for w in before]))
+        if 2**n <= CACHED_INDEX:
+            self._index[step_index] = pair
+        return pair
 
     def _device_matrices(self, host: dict[str, Any]) -> dict[str, Any]:
         """Move the numpy matrices to the device in one transfer."""
