@@ -63,6 +63,9 @@ GLIBC = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4000000000"
 RESULTS = Path(__file__).resolve().parent / "results" / "sim.json"
 STATES_PER_SAMPLE = 340  # default.qubit backprop, states per sample (see the docstring)
 LIGHTNING_SAMPLES = {8: 32, 16: 4}  # samples per timed lightning call (~1 s of work)
+GPU_COMPARE = (16, 256)  # qml-ops, plain torch and PennyLane on the GPU
+GPU_MORE = [(8, 4096), (20, 32)]  # more qml-ops rows on the GPU
+GPU_SCAN_BATCHES = (32, 8, 1)  # tried in turn for each register of --scan-qubits
 
 
 def _spec(n: int):
@@ -327,22 +330,23 @@ def cuda_table(args) -> tuple[list[dict], dict]:
         _print(row)
         return row
 
-    ours = record(_run("qml-ops", 16, 256, args, 1))
-    plain = record(_run("plain-torch", 16, 256, args, 1))
-    batch = 256
-    while batch > 1 and _estimate_gb(16, batch) > 0.8 * total_gb:
-        batch //= 2
-    pl = record(_run("pennylane-broadcast", 16, batch, args, 1))
+    n, batch = GPU_COMPARE
+    ours = record(_run("qml-ops", n, batch, args, 1))
+    plain = record(_run("plain-torch", n, batch, args, 1))
+    pl_batch = batch
+    while pl_batch > 1 and _estimate_gb(n, pl_batch) > 0.8 * total_gb:
+        pl_batch //= 2
+    pl = record(_run("pennylane-broadcast", n, pl_batch, args, 1))
     if ours.get("samples_per_s"):
-        for other, key in ((plain, "16q_b256_vs_plain_torch"), (pl, "16q_b256_vs_pennylane_broadcast")):
+        for other, name in ((plain, "plain_torch"), (pl, "pennylane_broadcast")):
             if other.get("samples_per_s"):
-                ratios[key] = round(ours["samples_per_s"] / other["samples_per_s"], 1)
-    record(_run("qml-ops", 8, 4096, args, 1))
-    record(_run("qml-ops", 20, 32, args, 1))
+                ratios[f"{n}q_b{batch}_vs_{name}"] = round(ours["samples_per_s"] / other["samples_per_s"], 1)
+    for n, batch in GPU_MORE:
+        record(_run("qml-ops", n, batch, args, 1))
     largest = None
     for n in args.scan_qubits:
         row = None
-        for batch in (32, 8, 1):
+        for batch in GPU_SCAN_BATCHES:
             row = record(_run("qml-ops", n, batch, args, 1))
             if row.get("samples_per_s"):
                 largest = {"n_qubits": n, "batch": batch, "samples_per_s": row["samples_per_s"],

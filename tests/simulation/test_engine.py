@@ -247,8 +247,11 @@ def test_bad_dtype_rejected():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu():
-    spec = QCNNSpec(8, 9, "angle")
+@pytest.mark.parametrize("n_qubits, ansatz, encoding", [(8, 9, "angle"), (16, 9, "angle"), (16, 7, "amplitude")])
+def test_cuda_matches_cpu(n_qubits, ansatz, encoding):
+    """The CUDA defaults (5-qubit blocks, one chunk) against the CPU path (which the
+    tests above check against PennyLane)."""
+    spec = QCNNSpec(n_qubits, ansatz, encoding)
     w, x = _inputs(spec, seed=4, batch=8)
     z_cpu, g_cpu = _value_and_grad(BatchedSimulator(spec, dtype=torch.complex128).expval, w, x)
     sim = BatchedSimulator(spec, device="cuda", dtype=torch.complex128)
