@@ -198,6 +198,18 @@ def test_training_steps_reuse_their_buffers():
         assert (sim._workspace.buf.data_ptr(), sorted(t.data_ptr() for t in sim._pool.free)) == pointers
 
 
+def test_backward_twice_with_retained_graph():
+    spec = QCNNSpec(8, 9, "angle")
+    sim = BatchedSimulator(spec, dtype=torch.complex128)
+    w, x = _inputs(spec, seed=6, batch=4)
+    w = w.requires_grad_(True)
+    loss = sim.expval(w, x).sum()
+    loss.backward(retain_graph=True)
+    first = w.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(w.grad, 2 * first)
+
+
 def test_forward_without_backward_returns_its_buffer():
     spec = QCNNSpec(8, 9, "angle")
     sim = BatchedSimulator(spec)
