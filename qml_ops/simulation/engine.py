@@ -193,12 +193,13 @@ def _kron_into(parts: list[torch.Tensor], out: torch.Tensor, scratch: torch.Tens
     return acc
 
 
-def _cotangents(grad: torch.Tensor, parts: list[torch.Tensor]) -> list[torch.Tensor]:
+def _cotangents(grad: torch.Tensor, parts: list[torch.Tensor], scratch: torch.Tensor) -> list[torch.Tensor]:
     """Cotangent of each factor of a Kronecker product ``ψ = ⊗_j parts[j]``.
 
     ``grad`` is the cotangent of ψ, ``(Π d_j, c)``; returns, for each ``j``,
-    ``Σ_{others} grad · conj(⊗_{i≠j} parts[i])`` of shape ``(d_j, c)``
-    (a binary tree of contractions: two passes over ``grad`` at the top).
+    ``Σ_{others} grad · conj(⊗_{i≠j} parts[i])`` of shape ``(d_j, c)``: a
+    binary tree of contractions, two passes over ``grad`` at the top, whose
+    products go to ``scratch`` (at least ``grad``'s size; no fresh large buffer).
     """
     if len(parts) == 1:
         return [grad]
@@ -210,13 +211,14 @@ def _cotangents(grad: torch.Tensor, parts: list[torch.Tensor]) -> list[torch.Ten
         out = ps[0]
         for p in ps[1:]:
             out = (out.unsqueeze(1) * p.unsqueeze(0)).reshape(-1, c)
-        return out
+        return out.conj()
 
     d_left = int(np.prod([p.shape[0] for p in left]))
     g = grad.view(d_left, -1, c)
-    g_left = torch.linalg.vecdot(kron(right).unsqueeze(0), g, dim=1)
-    g_right = torch.linalg.vecdot(kron(left).unsqueeze(1), g, dim=0)
-    return _cotangents(g_left, left) + _cotangents(g_right, right)
+    prod = scratch[: grad.numel()].view(g.shape)
+    g_left = torch.mul(g, kron(right).unsqueeze(0), out=prod).sum(1)
+    g_right = torch.mul(g, kron(left).unsqueeze(1), out=prod).sum(0)
+    return _cotangents(g_left, left, scratch) + _cotangents(g_right, right, scratch)
 
 
 class BatchedSimulator:
@@ -269,6 +271,11 @@ class BatchedSimulator:
         self._workspace = _Workspace()
         self._pool = _StatePool()
         self._index: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._layouts = [self.plan.layout]  # the layout before each step, and at the end
+        for step in self.plan.steps:
+            self._layouts.append(list(step.layout) if isinstance(step, Permute) else self._layouts[-1])
+        blocks = [i for i, step in enumerate(self.plan.steps) if isinstance(step, Block)]
+        self._block_of_step = {i: j for j, i in enumerate(blocks)}
         self._check_encoding()
 
     def _check_encoding(self) -> None:
@@ -290,13 +297,15 @@ class BatchedSimulator:
             self._stages.append((stage[0].name, [_as_index(c) for c in columns]))
 
     # ------------------------------------------------------------ helpers
-    def _permutation(self, step_index: int, before: list[int], after: tuple[int, ...]):
-        """Row gather indices of a :class:`Permute` step, and of its inverse (built on
-        the device; kept up to :data:`CACHED_INDEX` entries, rebuilt per use above)."""
+    def _permutation(self, step_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row gather indices of :class:`Permute` step ``step_index``, and of its
+        inverse (built on the device; kept up to :data:`CACHED_INDEX` rows, rebuilt
+        per use above)."""
         cached = self._index.get(step_index)
         if cached is not None:
             return cached
         n = self.spec.n_qubits
+        before, after = self._layouts[step_index], self._layouts[step_index + 1]
 
         def gather(axes: list[int]) -> torch.Tensor:
             rows = torch.arange(2**n, dtype=torch.int32, device=self.device)
@@ -377,15 +386,13 @@ class BatchedSimulator:
             else:
                 parts = [o[:, b0:b1] for o in front["outputs"]]
                 _kron_into(parts, cur, nxt)
-            layout = plan.layout
             for i, step in enumerate(plan.steps):
                 if isinstance(step, Permute):
-                    idx, _ = self._permutation(i, layout, step.layout)
+                    idx, _ = self._permutation(i)
                     torch.index_select(cur.view(dim, c), 0, idx, out=nxt.view(dim, c))
-                    layout = list(step.layout)
                 else:
                     k = 2 ** len(step.wires)
-                    torch.mm(mats["blocks"][self._block_index[i]], cur.view(k, -1), out=nxt.view(k, -1))
+                    torch.mm(mats["blocks"][self._block_of_step[i]], cur.view(k, -1), out=nxt.view(k, -1))
                 cur, nxt = nxt, cur
             t = torch.mm(obs, cur.view(d_obs, -1), out=nxt.view(d_obs, -1))
             prod = torch.view_as_real(work[2 * dim * c : 3 * dim * c]).view(dim, 2 * c)
@@ -397,13 +404,6 @@ class BatchedSimulator:
         if keep:
             saved = {"wctx": wctx, "mats": mats, "front": front, "lease": lease, "chunks": chunks}
         return z, saved
-
-    @property
-    def _block_index(self) -> dict[int, int]:
-        if not hasattr(self, "_block_index_cache"):
-            blocks = [i for i, s in enumerate(self.plan.steps) if isinstance(s, Block)]
-            self._block_index_cache = {i: j for j, i in enumerate(blocks)}
-        return self._block_index_cache
 
     # ------------------------------------------------------------ backward
     def _backward(self, saved: dict[str, Any], gz: torch.Tensor) -> np.ndarray:
@@ -424,9 +424,6 @@ class BatchedSimulator:
         n_blocks, n_clusters = len(mats["blocks"]), len(mats["clusters"])
         block_grams, cluster_grams, obs_gram = grams[:n_blocks], grams[n_blocks:-1], grams[-1]
         adjoint = [b.mH for b in mats["blocks"]]
-        layouts = [plan.layout]
-        for step in plan.steps:
-            layouts.append(list(step.layout) if isinstance(step, Permute) else layouts[-1])
         for b0, b1 in chunks:
             c = b1 - b0
             cur = work[: 2 * dim * c].view(2, dim * c)  # rows: psi, lambda
@@ -439,10 +436,10 @@ class BatchedSimulator:
             for i in range(len(plan.steps) - 1, -1, -1):
                 step = plan.steps[i]
                 if isinstance(step, Permute):
-                    _, inv = self._permutation(i, layouts[i], step.layout)
+                    _, inv = self._permutation(i)
                     torch.index_select(cur.view(2, dim, c), 1, inv, out=nxt.view(2, dim, c))
                 else:
-                    j = self._block_index[i]
+                    j = self._block_of_step[i]
                     k = adjoint[j].shape[0]
                     for p in range(2):
                         torch.mm(adjoint[j], cur[p].view(k, -1), out=nxt[p].view(k, -1))
@@ -450,7 +447,8 @@ class BatchedSimulator:
                 cur, nxt = nxt, cur
             if "inputs" in front:
                 parts = [o[:, b0:b1] for o in front["outputs"]]
-                for gram, g, inp in zip(cluster_grams, _cotangents(cur[1].view(dim, c), parts), front["inputs"]):
+                cotangents = _cotangents(cur[1].view(dim, c), parts, nxt.view(-1))
+                for gram, g, inp in zip(cluster_grams, cotangents, front["inputs"]):
                     gram.addmm_(g, inp[:, b0:b1].mH)
         flat = grams_flat.to("cpu", torch.complex128).numpy()
         host, pos = [], 0
