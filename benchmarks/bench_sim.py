@@ -18,9 +18,12 @@ Each configuration runs in a fresh subprocess (its peak memory is its own:
 ``peak_mem_mb`` = peak RSS (``ru_maxrss``) minus the RSS before the first call
 on CPU, ``torch.cuda.max_memory_allocated`` on CUDA). Within a process the
 figure is the median over timed calls (after one warm-up call) in ``--budget``
-seconds. The machine may be shared, so the whole table is run ``--rounds``
-times, engines interleaved, and each row reports the median over rounds (the
-per-round figures are in ``runs``); ratios are taken between those medians.
+seconds (garbage collector off during a call, as in ``timeit``). The machine
+may be shared, so the whole table is run ``--rounds`` times and each row
+reports the median over rounds (the per-round figures are in ``runs``). The
+ratios come from paired runs: in each round, qml-ops and the PennyLane option
+it is compared with run in one process, calls alternating, so that both see
+the same load; the ratio is the median over rounds.
 Configurations whose estimated memory exceeds ``--mem-limit-gb`` are skipped
 (default.qubit backprop: ~340 states of 2**n complex128 per sample, in line
 with the peak memory measured here).
@@ -49,6 +52,7 @@ Writes ``benchmarks/results/sim.json``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -155,11 +159,10 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(engine: str, n: int, batch: int, threads: int, budget_s: float, device: str) -> dict:
-    """Measure one configuration in this process; returns a result row."""
+def _engine(engine: str, n: int, batch: int, device: str):
+    """``(step, min_repeats)`` for one engine: ``step()`` runs forward + backward once."""
     import torch
 
-    torch.set_num_threads(threads)
     spec = _spec(n)
     cuda = device.startswith("cuda")
     gen = torch.Generator().manual_seed(0)
@@ -195,16 +198,39 @@ def worker(engine: str, n: int, batch: int, threads: int, budget_s: float, devic
         if cuda:
             torch.cuda.synchronize()
 
+    return step, min_repeats
+
+
+def _time(steps: list, budget_s: float, min_repeats: int) -> list[list[float]]:
+    """Seconds per call of each step, the steps taken in turns (order alternating);
+    the garbage collector is off during each call, as in ``timeit``."""
+    times: list[list[float]] = [[] for _ in steps]
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_repeats or (time.perf_counter() - start < budget_s and rounds < 50):
+        order = range(len(steps)) if rounds % 2 == 0 else reversed(range(len(steps)))
+        for i in order:
+            gc.disable()
+            t = time.perf_counter()
+            steps[i]()
+            times[i].append(time.perf_counter() - t)
+            gc.enable()
+        rounds += 1
+    return times
+
+
+def worker(engine: str, n: int, batch: int, threads: int, budget_s: float, device: str) -> dict:
+    """Measure one configuration in this process; returns a result row."""
+    import torch
+
+    torch.set_num_threads(threads)
+    cuda = device.startswith("cuda")
+    step, min_repeats = _engine(engine, n, batch, device)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     rss0 = _rss_mb()
     step()  # warm-up (caches, buffers, PennyLane's first-call costs)
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_repeats or (time.perf_counter() - start < budget_s and len(times) < 50):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
+    (times,) = _time([step], budget_s, min_repeats)
     median = statistics.median(times)
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _peak_mb() - rss0
     return {
@@ -220,12 +246,32 @@ def worker(engine: str, n: int, batch: int, threads: int, budget_s: float, devic
     }
 
 
-def _run(engine: str, n: int, batch: int, args, threads: int, glibc: bool = False) -> dict:
+def paired_worker(n: int, batch: int, other: str, other_batch: int, threads: int, budget_s: float,
+                  device: str) -> dict:
+    """qml-ops and another engine in one process, calls alternating, so both see the
+    same load: the ratio of their medians is robust on a shared machine."""
+    import torch
+
+    torch.set_num_threads(threads)
+    ours, _ = _engine("qml-ops", n, batch, device)
+    theirs, min_repeats = _engine(other, n, other_batch, device)
+    ours(), theirs()  # warm-up
+    t_ours, t_theirs = _time([ours, theirs], budget_s, max(3, min_repeats))
+    sps_ours = batch / statistics.median(t_ours)
+    sps_theirs = other_batch / statistics.median(t_theirs)
+    return {"n_qubits": n, "batch": batch, "other": other, "other_batch": other_batch,
+            "qml_ops_samples_per_s": round(sps_ours, 2), "other_samples_per_s": round(sps_theirs, 2),
+            "ratio": round(sps_ours / sps_theirs, 2), "pairs": len(t_ours), "threads": threads}
+
+
+def _run(engine: str, n: int, batch: int, args, threads: int, glibc: bool = False, pair=None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     if glibc:
         env["GLIBC_TUNABLES"] = GLIBC
     cmd = [sys.executable, __file__, "--worker", engine, str(n), str(batch), "--threads", str(threads),
            "--budget", str(args.budget), "--device", args.device]
+    if pair:
+        cmd += ["--pair", pair[0], str(pair[1])]
     base = {"engine": engine + ("+glibc" if glibc else ""), "n_qubits": n, "batch": batch,
             "samples_per_s": None, "peak_mem_mb": None, "threads": threads, "device": args.device}
     try:
@@ -237,7 +283,8 @@ def _run(engine: str, n: int, batch: int, args, threads: int, glibc: bool = Fals
         oom = any("out of memory" in line.lower() for line in lines)
         return dict(base, note="out of memory" if oom else f"failed: {lines[-1:]}")
     row = json.loads(out.stdout.strip().splitlines()[-1])
-    row["engine"] = base["engine"]
+    if not pair:
+        row["engine"] = base["engine"]
     return row
 
 
@@ -279,9 +326,10 @@ def cpu_table(args) -> tuple[list[dict], dict]:
             configs.append(("qml-ops", n, batch, False))
             if n >= 16:
                 configs.append(("qml-ops", n, batch, True))
-    rows, ratios = [], {}
+    rows, ratios, pairs = [], {}, []
     for threads in args.threads:
         runs: dict[tuple, list[dict]] = {c: [] for c in configs}
+        paired: dict[tuple, list[float]] = {}
         for r in range(args.rounds):
             print(f"-- round {r + 1}/{args.rounds}, {threads} thread(s)", flush=True)
             for engine, n, batch, glibc in configs:
@@ -293,27 +341,34 @@ def cpu_table(args) -> tuple[list[dict], dict]:
                     row = _run(engine, n, batch, args, threads, glibc)
                 runs[(engine, n, batch, glibc)].append(row)
                 _print(row)
+            # Ratios: qml-ops and the fastest PennyLane option that fits (this round), in one process.
+            for n in args.qubits:
+                this_round = [runs[c][-1] for c in configs if c[1] == n and c[0].startswith("pennylane")]
+                options = [(row["samples_per_s"], row["engine"], row["batch"]) for row in this_round
+                           if row.get("samples_per_s")]
+                for batch in args.batches:
+                    same_batch = [o for o in options if o[1] == "pennylane-broadcast" and o[2] == batch]
+                    if n < 16 and same_batch:
+                        other = same_batch[0]
+                    elif n >= 16 and options:
+                        other = max(options)
+                    else:
+                        continue
+                    pair = _run("qml-ops", n, batch, args, threads, pair=(other[1], other[2]))
+                    if pair.get("ratio"):
+                        pairs.append(pair)
+                        paired.setdefault((n, batch), []).append(pair["ratio"])
+                        print(f"paired: qml-ops {n} q batch {batch} {pair['qml_ops_samples_per_s']:,.1f}/s vs "
+                              f"{other[1]} batch {other[2]} {pair['other_samples_per_s']:,.2f}/s: "
+                              f"{pair['ratio']:.1f}x", flush=True)
         table = [_median_row(v) for v in runs.values()]
         print(f"-- medians over {args.rounds} round(s), {threads} thread(s)")
         for row in table:
             _print(row)
         rows += table
-
-        def sps(engine, n, batch=None):
-            vals = [r["samples_per_s"] for r in table if r["engine"] == engine and r["n_qubits"] == n
-                    and (batch is None or r["batch"] == batch) and r.get("samples_per_s")]
-            return max(vals) if vals else None
-
-        for n in args.qubits:
-            for batch in args.batches:
-                ours = sps("qml-ops", n, batch)
-                if n < 16 and ours and sps("pennylane-broadcast", n, batch):
-                    ratios[f"{n}q_b{batch}_{threads}t"] = round(ours / sps("pennylane-broadcast", n, batch), 1)
-                pl = [(r["samples_per_s"], r["engine"], r["batch"]) for r in table
-                      if r["n_qubits"] == n and r["engine"].startswith("pennylane") and r.get("samples_per_s")]
-                if n >= 16 and ours and pl:
-                    ratios[f"{n}q_b{batch}_{threads}t"] = round(ours / max(pl)[0], 1)
-    return rows, ratios
+        for (n, batch), values in paired.items():
+            ratios[f"{n}q_b{batch}_{threads}t"] = round(statistics.median(values), 1)
+    return rows, ratios, pairs
 
 
 def cuda_table(args) -> tuple[list[dict], dict]:
@@ -356,7 +411,7 @@ def cuda_table(args) -> tuple[list[dict], dict]:
             break
     if largest:
         ratios["largest_trainable"] = largest
-    return rows, ratios
+    return rows, ratios, []
 
 
 def main(argv=None) -> int:
@@ -375,15 +430,21 @@ def main(argv=None) -> int:
                    help="CUDA: registers tried in turn for the largest trainable one")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--worker", nargs=3, metavar=("ENGINE", "N", "BATCH"), help=argparse.SUPPRESS)
+    p.add_argument("--pair", nargs=2, metavar=("ENGINE", "BATCH"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         engine, n, batch = args.worker
-        print(json.dumps(worker(engine, int(n), int(batch), args.threads[0], args.budget, args.device)))
+        if args.pair:
+            row = paired_worker(int(n), int(batch), args.pair[0], int(args.pair[1]), args.threads[0],
+                                args.budget, args.device)
+        else:
+            row = worker(engine, int(n), int(batch), args.threads[0], args.budget, args.device)
+        print(json.dumps(row))
         return 0
 
     print(f"{'engine':<28} {'n':>3} {'batch':>6} {'thr':>3} {'samples/s':>12} {'peak MB':>10}")
     cuda = args.device.startswith("cuda")
-    rows, ratios = cuda_table(args) if cuda else cpu_table(args)
+    rows, ratios, pairs = cuda_table(args) if cuda else cpu_table(args)
     kind = "cuda" if cuda else "cpu"
     notes = [
         "samples_per_s: forward + backward (sum of <Z>, grad w.r.t. the weights), median over timed calls in a "
@@ -391,7 +452,10 @@ def main(argv=None) -> int:
         "peak_mem_mb: CPU: ru_maxrss of the worker minus its RSS before the first call; "
         "CUDA: torch.cuda.max_memory_allocated",
         "pennylane-lightning-adjoint: one circuit per sample, timed on `batch` samples per call "
-        "(at least 3 calls), so its rate holds for any batch; ratios use the fastest PennyLane option that fits",
+        "(at least 3 calls), so its rate holds for any batch",
+        "ratio (CPU): median over rounds of a paired measurement: qml-ops and PennyLane (broadcasting at the "
+        "same batch for 8 qubits; the fastest option that fits, from that round's rows, for 16) in one process, "
+        "calls alternating (paired: the per-round measurements)",
         f"qml-ops+glibc: GLIBC_TUNABLES={GLIBC}",
         "registers other than 4, 8, 16 qubits: the same QCNN layout rule on that size (bench_sim.ScaledQCNN)",
     ]
@@ -401,6 +465,7 @@ def main(argv=None) -> int:
         "rows": kept + rows,
         "ratio": {**{k: v for k, v in old.get("ratio", {}).items() if k.startswith("cuda:") != cuda},
                   **({f"cuda:{k}": v for k, v in ratios.items()} if cuda else ratios)},
+        "paired": pairs if not cuda else old.get("paired", []),
         "notes": notes,
         "machine": platform.platform(),
         "cpu_count": os.cpu_count(),
