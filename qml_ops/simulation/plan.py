@@ -2,8 +2,10 @@
 
 The plan splits the circuit into three parts (see :mod:`qml_ops.simulation.engine`):
 
-* **front**: the first convolution units, applied while the encoded product
-  state is still a set of small clusters (≤ 4 qubits, angle encodings only);
+* **front**: the convolution units that can act while the encoded product
+  state is still a set of small clusters (≤ 4 qubits, angle encodings only):
+  the first units in circuit order, and later ones that commute with the units
+  left out;
 * **body**: the remaining units of layers ``1..split`` on the full state vector,
   fused into **blocks**: consecutive units (in an order that respects the
   circuit) acting on at most ``max_block`` qubits become one ``2**k × 2**k``
@@ -19,9 +21,11 @@ Example:
     >>> from qml_ops.circuits.qcnn import QCNNSpec
     >>> p = build_plan(QCNNSpec(8, 9, "angle"), max_block=4)
     >>> [u.wires for u in p.front]
-    [(0, 7), (0, 1), (2, 3), (4, 5), (6, 7)]
+    [(0, 7), (0, 1), (2, 3), (4, 5), (6, 7), (3, 4)]
+    >>> p.clusters
+    [[6, 0, 7, 1], [2, 3, 4, 5]]
     >>> [(s.wires, len(s.units)) for s in p.steps if isinstance(s, Block)]
-    [((1, 2, 3, 4), 3), ((4, 5, 6, 7), 3), ((0, 1), 1)]
+    [((6, 7, 4, 5), 3), ((0, 1, 2, 3), 3)]
     >>> p.split, sorted(p.kept_order)
     (1, [0, 2, 4, 6])
 """
@@ -187,17 +191,25 @@ def build_plan(spec: QCNNSpec, max_block: int = 4) -> Plan:
     plan = Plan(n_qubits=n, n_layers=spec.n_layers, split=split, readout=spec.readout_wire)
     plan.tail = [u for units in layers[split:] for u in units]
 
-    # Front: grow clusters of the product state while they stay small.
+    # Front: grow clusters of the product state while they stay small. A unit that
+    # would make a cluster too big stays in the body, and so does every later unit
+    # sharing a wire with it; later units on other wires commute with it and may
+    # still join the front.
     cluster = {w: [w] for w in range(n)}
     if spec.encoding != "amplitude":
-        while body_units:
-            a, b = body_units[0].wires
+        blocked: set[int] = set()
+        rest = []
+        for unit in body_units:
+            a, b = unit.wires
             merged = cluster[a] if b in cluster[a] else cluster[a] + cluster[b]
-            if len(merged) > MAX_SMALL or len(merged) >= n:
-                break
+            if blocked & {a, b} or len(merged) > MAX_SMALL or len(merged) >= n:
+                blocked |= {a, b}
+                rest.append(unit)
+                continue
             for w in merged:
                 cluster[w] = merged
-            plan.front.append(body_units.pop(0))
+            plan.front.append(unit)
+        body_units = rest
     unique = {id(c): c for c in cluster.values()}
     plan.clusters = sorted(unique.values(), key=min)
     layout = [w for c in plan.clusters for w in c]
