@@ -186,6 +186,10 @@ class UnitMatrices:
             members = groups.setdefault((gate.name, kind), [])
             self.steps.append(("param", ((gate.name, kind), len(members))))
             members.append(refs)
+        self._steps_of = {
+            key: [i for i, (kind, info) in enumerate(self.steps) if kind == "param" and info[0] == key]
+            for key in groups
+        }
         self.groups = {
             key: (
                 np.array([[int(v) if k == "w" else -1 for k, v in refs] for refs in members]),  # columns
@@ -211,26 +215,23 @@ class UnitMatrices:
             g4 = (mats[0].reshape(mats.shape[1:3] + (d * d,)) @ _placement(kind)).reshape(mats.shape[1:3] + (4, 4))
             evaluated[(name, kind)] = (g4, mats[1:].reshape((n_angles, 4) + mats.shape[1:]))
         u = np.broadcast_to(np.eye(4, dtype=np.complex128), (n_sets, 4, 4))
-        factors, prefixes = [], []
+        prefixes = [u]
         for kind, info in self.steps:
             g = info if kind == "const" else evaluated[info[0]][0][info[1]]
-            factors.append(g)
-            prefixes.append(u)
             u = g @ u
-        return u, {"factors": factors, "prefixes": prefixes, "evaluated": evaluated, "n_sets": n_sets}
+            prefixes.append(u)
+        return u, {"prefixes": np.stack(prefixes), "evaluated": evaluated, "n_sets": n_sets}
 
     def backward(self, ctx: dict, grad: np.ndarray) -> np.ndarray:
         """Gradient ``(L, n_params)`` of the parameters given ``grad = dL/dU``."""
-        grads_g = {key: [None] * len(self.groups[key][0]) for key in self.groups}
-        rest = grad
-        for i in range(len(self.steps) - 1, -1, -1):
-            kind, info = self.steps[i]
-            if kind == "param":
-                grads_g[info[0]][info[1]] = rest @ ctx["prefixes"][i].conj().swapaxes(-1, -2)
-            rest = ctx["factors"][i].conj().swapaxes(-1, -2) @ rest
+        # U = S_k G_k P_{k-1} with P the prefix products; every factor is unitary, so
+        # S_k = U P_k^H and dL/dG_k = S_k^H grad P_{k-1}^H = P_k (U^H grad) P_{k-1}^H.
+        prefixes = ctx["prefixes"]  # (K + 1, L, 4, 4), prefixes[0] = I, prefixes[K] = U
+        inner = prefixes[-1].conj().swapaxes(-1, -2) @ grad
+        grads_g = prefixes[1:] @ inner @ prefixes[:-1].conj().swapaxes(-1, -2)  # (K, L, 4, 4)
         out = np.zeros((ctx["n_sets"], self.n_params))
         for (name, kind), (columns, _) in self.groups.items():
-            g4 = np.stack(grads_g[(name, kind)])  # (G, L, 4, 4)
+            g4 = grads_g[self._steps_of[(name, kind)]]  # (G, L, 4, 4)
             small = g4.reshape(g4.shape[:2] + (16,)) @ _placement(kind).T  # (G, L, d*d)
             shifted = ctx["evaluated"][(name, kind)][1]  # (P, 4, G, L, d, d)
             d_angle = np.einsum("j,gla,pjgla->gpl", _SHIFT_WEIGHTS, small.conj(),
@@ -287,31 +288,31 @@ class Product:
         if self.placements:
             self._embed = np.stack([embedding(k, high, low) for _, high, low in self.placements])
 
-    def matrix(self, units: np.ndarray) -> tuple[np.ndarray, list]:
-        """``(P, cache)``: the product for unit matrices ``units`` (``(M, 4, 4)``)."""
+    def matrix(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(P, cache)``: the product for unitary unit matrices ``units`` (``(M, 4, 4)``)."""
         dim = 2**self.k
         out = np.eye(dim, dtype=np.complex128)
         if not self.placements:
-            return out, [[], []]
+            return out, out[None]
         factors = (units[self.mats].reshape(-1, 1, 16) @ self._embed).reshape(-1, dim, dim)
-        prefixes = []
+        prefixes = [out]
         for f in factors:
-            prefixes.append(out)
             out = f @ out
-        return out, [factors, prefixes]
+            prefixes.append(out)
+        return out, np.stack(prefixes)
 
-    def unit_grads(self, cache: list, grad: np.ndarray, acc: np.ndarray) -> None:
-        """Add each factor's 4×4 gradient to ``acc[mat]`` given ``grad = dL/dP``."""
-        factors, prefixes = cache
+    def unit_grads(self, cache: np.ndarray, grad: np.ndarray, acc: np.ndarray) -> None:
+        """Add each factor's 4×4 gradient to ``acc[mat]`` given ``grad = dL/dP``.
+
+        The factors are unitary, so with prefix products ``Q_i = E_i … E_1``
+        (``Q_m = P``), ``dL/dE_i = Q_i (P^H grad) Q_{i-1}^H``: two batched products.
+        """
         if not self.placements:
             return
-        rest = grad  # (E_m … E_{i+1})^H · grad
-        g_factors = []
-        for i in range(len(factors) - 1, -1, -1):
-            g_factors.append(rest @ prefixes[i].conj().T)
-            rest = factors[i].conj().T @ rest
-        g = np.stack(g_factors[::-1]).reshape(len(factors), 1, -1)
-        g_units = (g @ self._embed.swapaxes(1, 2)).reshape(-1, 4, 4)
+        prefixes = cache
+        inner = prefixes[-1].conj().T @ grad
+        g = prefixes[1:] @ inner @ prefixes[:-1].conj().swapaxes(-1, -2)
+        g_units = (g.reshape(len(g), 1, -1) @ self._embed.swapaxes(1, 2)).reshape(-1, 4, 4)
         np.add.at(acc, self.mats, g_units)
 
 

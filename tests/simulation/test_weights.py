@@ -79,8 +79,9 @@ def test_embedding_is_kron_with_identity(k, high, low):
 
 
 def test_product_value_and_unit_gradients():
+    """The chain rule assumes unitary factors (every gate is): random unitaries."""
     rng = np.random.default_rng(3)
-    units = rng.normal(size=(3, 4, 4)) + 1j * rng.normal(size=(3, 4, 4))
+    units = np.linalg.qr(rng.normal(size=(3, 4, 4)) + 1j * rng.normal(size=(3, 4, 4)))[0]
     placements = [(0, 0, 2), (2, 1, 0), (0, 2, 1), (1, 0, 1)]
     prod = Product(3, placements)
     p, cache = prod.matrix(units)
