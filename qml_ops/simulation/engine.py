@@ -32,11 +32,13 @@ How it is fast (measured by ``benchmarks/bench_sim.py``, results in
 5. **Folded tail.** After the layer whose kept register has ≤ 4 wires, the rest
    of the circuit only touches those wires: it is folded into a 16×16
    observable ``O = V† Z V``, and ⟨Z⟩ = Σ_d ψ_d† O ψ_d over the other wires.
-6. **Adjoint backward** (custom autograd function): ψ is un-computed with B†
-   while the cotangent λ is propagated; each block's gradient is one Gram
-   matrix ``Σ λ ψ†`` (a 2-D matrix product, which torch hands to BLAS with the
-   conjugate transpose flag; a batched one would copy). Nothing per block is
-   stored.
+6. **Adjoint backward** (custom autograd function): the cotangent λ is
+   propagated with B† and each block's gradient is one Gram matrix ``Σ λ ψ†``
+   (a 2-D matrix product, which torch hands to BLAS with the conjugate
+   transpose flag; a batched one would copy). Small problems keep every
+   intermediate state from the forward (``store_amplitudes``, e.g. 8 qubits);
+   large ones keep only the final state and un-compute ψ with B† alongside λ
+   (memory: a few state vectors, independent of depth).
 7. **Chunks and reused buffers.** The batch is processed in chunks of about
    ``chunk_amplitudes`` amplitudes (2**18 on CPU: the working set stays in
    cache at 16 qubits), in preallocated buffers; the states kept for the
@@ -99,6 +101,8 @@ __all__ = ["BatchedSimulator"]
 #: Default chunk size (amplitudes per chunk: 2**n * samples) and block size per device type.
 CHUNK_AMPLITUDES = {"cpu": 2**18, "cuda": 2**28}
 MAX_BLOCK = {"cpu": 4, "cuda": 5}
+#: Default limit (amplitudes) on the intermediate states a forward keeps for its backward.
+STORE_AMPLITUDES = {"cpu": 2**23, "cuda": 2**30}
 #: Largest permutation (rows) whose gather indices are kept between calls.
 CACHED_INDEX = 2**22
 
@@ -232,6 +236,10 @@ class BatchedSimulator:
         max_block: largest fused block in qubits (2..6; default 4 on CPU, 5 on CUDA).
         chunk_amplitudes: amplitudes per chunk of the batch (default 2**18 on
             CPU, 2**28 on CUDA); a chunk holds at least one sample.
+        store_amplitudes: a forward that will be differentiated keeps every
+            intermediate state when they hold at most this many amplitudes
+            (default 2**23 on CPU, 2**30 on CUDA), so the backward only
+            propagates the cotangent; above it, the backward un-computes ψ.
 
     Example:
         >>> import torch
@@ -250,6 +258,7 @@ class BatchedSimulator:
         dtype: torch.dtype = torch.complex64,
         max_block: Optional[int] = None,
         chunk_amplitudes: Optional[int] = None,
+        store_amplitudes: Optional[int] = None,
     ) -> None:
         if dtype not in (torch.complex64, torch.complex128):
             raise ModelError(
@@ -266,6 +275,9 @@ class BatchedSimulator:
         self.chunk_amplitudes = CHUNK_AMPLITUDES[kind] if chunk_amplitudes is None else int(chunk_amplitudes)
         if self.chunk_amplitudes < 1:
             raise ModelError(f"simulator chunk_amplitudes must be positive, but got {chunk_amplitudes!r}.")
+        self.store_amplitudes = STORE_AMPLITUDES[kind] if store_amplitudes is None else int(store_amplitudes)
+        if self.store_amplitudes < 0:
+            raise ModelError(f"simulator store_amplitudes must be >= 0, but got {store_amplitudes!r}.")
         self.plan: Plan = build_plan(spec, max_block=max_block)
         self._matrices = CircuitMatrices(spec, self.plan)
         self._workspace = _Workspace()
@@ -376,33 +388,40 @@ class BatchedSimulator:
         width = chunks[0][1] - chunks[0][0]
         work = self._workspace.get(4 * dim * width, self.dtype, self.device)
         z = torch.empty(batch, dtype=self.real_dtype, device=self.device)
-        lease = self._pool.take(dim * batch, self.dtype, self.device) if keep else None
+        # Keep every intermediate state (the backward then skips un-computing ψ) when they fit.
+        store = keep and (len(plan.steps) + 1) * dim * batch <= self.store_amplitudes
+        slots = len(plan.steps) + 1 if store else 1
+        lease = self._pool.take(slots * dim * batch, self.dtype, self.device) if keep else None
         obs, d_obs = mats["observable"], mats["observable"].shape[0]
         for b0, b1 in chunks:
             c = b1 - b0
             cur, nxt = work[: dim * c], work[dim * c : 2 * dim * c]
+            if store:
+                states = lease.tensor[slots * dim * b0 : slots * dim * b1].view(slots, dim * c)
+                cur = states[0]
             if "amplitude" in front:
                 cur.view(dim, c).copy_(front["amplitude"][:, b0:b1])
             else:
                 parts = [o[:, b0:b1] for o in front["outputs"]]
                 _kron_into(parts, cur, nxt)
             for i, step in enumerate(plan.steps):
+                target = states[i + 1] if store else nxt
                 if isinstance(step, Permute):
                     idx, _ = self._permutation(i)
-                    torch.index_select(cur.view(dim, c), 0, idx, out=nxt.view(dim, c))
+                    torch.index_select(cur.view(dim, c), 0, idx, out=target.view(dim, c))
                 else:
                     k = 2 ** len(step.wires)
-                    torch.mm(mats["blocks"][self._block_of_step[i]], cur.view(k, -1), out=nxt.view(k, -1))
-                cur, nxt = nxt, cur
+                    torch.mm(mats["blocks"][self._block_of_step[i]], cur.view(k, -1), out=target.view(k, -1))
+                cur, nxt = (target, nxt) if store else (nxt, cur)
             t = torch.mm(obs, cur.view(d_obs, -1), out=nxt.view(d_obs, -1))
             prod = torch.view_as_real(work[2 * dim * c : 3 * dim * c]).view(dim, 2 * c)
             torch.mul(torch.view_as_real(cur).view(dim, 2 * c), torch.view_as_real(t).view(dim, 2 * c), out=prod)
             z[b0:b1] = prod.sum(0).view(c, 2).sum(1)
-            if keep:
+            if keep and not store:
                 lease.tensor[dim * b0 : dim * b1].copy_(cur)
         saved = None
         if keep:
-            saved = {"wctx": wctx, "mats": mats, "front": front, "lease": lease, "chunks": chunks}
+            saved = {"wctx": wctx, "mats": mats, "front": front, "lease": lease, "chunks": chunks, "store": store}
         return z, saved
 
     # ------------------------------------------------------------ backward
@@ -413,41 +432,29 @@ class BatchedSimulator:
         width = chunks[0][1] - chunks[0][0]
         work = self._workspace.get(4 * dim * width, self.dtype, self.device)
         gz = gz.to(device=self.device, dtype=self.real_dtype)
-        obs, d_obs = mats["observable"], mats["observable"].shape[0]
         # All Gram accumulators in one tensor: one transfer to the host at the end.
-        shapes = [b.shape for b in mats["blocks"]] + [m.shape for m in mats["clusters"]] + [obs.shape]
+        shapes = [b.shape for b in mats["blocks"]] + [m.shape for m in mats["clusters"]] + [mats["observable"].shape]
         grams_flat = torch.zeros(sum(a * b for a, b in shapes), dtype=self.dtype, device=self.device)
         grams, pos = [], 0
         for a, b in shapes:
             grams.append(grams_flat[pos : pos + a * b].view(a, b))
             pos += a * b
-        n_blocks, n_clusters = len(mats["blocks"]), len(mats["clusters"])
+        n_blocks = len(mats["blocks"])
         block_grams, cluster_grams, obs_gram = grams[:n_blocks], grams[n_blocks:-1], grams[-1]
         adjoint = [b.mH for b in mats["blocks"]]
         for b0, b1 in chunks:
             c = b1 - b0
-            cur = work[: 2 * dim * c].view(2, dim * c)  # rows: psi, lambda
-            nxt = work[2 * dim * c : 4 * dim * c].view(2, dim * c)
-            psi, lam = cur[0], cur[1]
-            psi.copy_(lease.tensor[dim * b0 : dim * b1])
-            torch.mm(obs, psi.view(d_obs, -1), out=lam.view(d_obs, -1))
-            lam.view(dim, c).mul_(2 * gz[b0:b1])
-            obs_gram.addmm_(lam.view(d_obs, -1), psi.view(d_obs, -1).mH)
-            for i in range(len(plan.steps) - 1, -1, -1):
-                step = plan.steps[i]
-                if isinstance(step, Permute):
-                    _, inv = self._permutation(i)
-                    torch.index_select(cur.view(2, dim, c), 1, inv, out=nxt.view(2, dim, c))
-                else:
-                    j = self._block_of_step[i]
-                    k = adjoint[j].shape[0]
-                    for p in range(2):
-                        torch.mm(adjoint[j], cur[p].view(k, -1), out=nxt[p].view(k, -1))
-                    block_grams[j].addmm_(nxt[1].view(k, -1), nxt[0].view(k, -1).mH)
-                cur, nxt = nxt, cur
+            if saved["store"]:
+                slots = len(plan.steps) + 1
+                states = lease.tensor[slots * dim * b0 : slots * dim * b1].view(slots, dim * c)
+                lam, scratch = self._adjoint_stored(states, work, c, gz[b0:b1], mats, adjoint, block_grams,
+                                                    obs_gram)
+            else:
+                lam, scratch = self._adjoint_uncomputed(lease.tensor[dim * b0 : dim * b1], work, c, gz[b0:b1],
+                                                        mats, adjoint, block_grams, obs_gram)
             if "inputs" in front:
                 parts = [o[:, b0:b1] for o in front["outputs"]]
-                cotangents = _cotangents(cur[1].view(dim, c), parts, nxt.view(-1))
+                cotangents = _cotangents(lam.view(dim, c), parts, scratch)
                 for gram, g, inp in zip(cluster_grams, cotangents, front["inputs"]):
                     gram.addmm_(g, inp[:, b0:b1].mH)
         flat = grams_flat.to("cpu", torch.complex128).numpy()
@@ -457,6 +464,54 @@ class BatchedSimulator:
             pos += a * b
         with single_threaded_blas():
             return self._matrices.backward(saved["wctx"], host[:n_blocks], host[n_blocks:-1], host[-1])
+
+    def _observable_cotangent(self, psi, lam, c, gz, obs, obs_gram) -> None:
+        """``λ = 2 gz O ψ`` at the end of the body, and ``Σ λ ψ†`` for the observable."""
+        d_obs = obs.shape[0]
+        torch.mm(obs, psi.view(d_obs, -1), out=lam.view(d_obs, -1))
+        lam.view(-1, c).mul_(2 * gz)
+        obs_gram.addmm_(lam.view(d_obs, -1), psi.view(d_obs, -1).mH)
+
+    def _adjoint_stored(self, states, work, c, gz, mats, adjoint, block_grams, obs_gram):
+        """Backward through the body with every intermediate state kept: only λ moves.
+        Returns ``(λ at the start of the body, a free buffer)``."""
+        dim = 2**self.spec.n_qubits
+        lam, other = work[: dim * c], work[dim * c : 2 * dim * c]
+        self._observable_cotangent(states[-1], lam, c, gz, mats["observable"], obs_gram)
+        for i in range(len(self.plan.steps) - 1, -1, -1):
+            step = self.plan.steps[i]
+            if isinstance(step, Permute):
+                _, inv = self._permutation(i)
+                torch.index_select(lam.view(dim, c), 0, inv, out=other.view(dim, c))
+            else:
+                j = self._block_of_step[i]
+                k = adjoint[j].shape[0]
+                torch.mm(adjoint[j], lam.view(k, -1), out=other.view(k, -1))
+                block_grams[j].addmm_(other.view(k, -1), states[i].view(k, -1).mH)  # Σ λ_in ψ_in†
+            lam, other = other, lam
+        return lam, other
+
+    def _adjoint_uncomputed(self, final, work, c, gz, mats, adjoint, block_grams, obs_gram):
+        """Backward through the body from the final state: ψ is un-computed with B†
+        alongside λ (both in one ``(2, …)`` buffer). Returns ``(λ, a free buffer)``."""
+        dim = 2**self.spec.n_qubits
+        cur = work[: 2 * dim * c].view(2, dim * c)  # rows: psi, lambda
+        nxt = work[2 * dim * c : 4 * dim * c].view(2, dim * c)
+        cur[0].copy_(final)
+        self._observable_cotangent(cur[0], cur[1], c, gz, mats["observable"], obs_gram)
+        for i in range(len(self.plan.steps) - 1, -1, -1):
+            step = self.plan.steps[i]
+            if isinstance(step, Permute):
+                _, inv = self._permutation(i)
+                torch.index_select(cur.view(2, dim, c), 1, inv, out=nxt.view(2, dim, c))
+            else:
+                j = self._block_of_step[i]
+                k = adjoint[j].shape[0]
+                for p in range(2):
+                    torch.mm(adjoint[j], cur[p].view(k, -1), out=nxt[p].view(k, -1))
+                block_grams[j].addmm_(nxt[1].view(k, -1), nxt[0].view(k, -1).mH)  # Σ λ_in ψ_in†
+            cur, nxt = nxt, cur
+        return cur[1], nxt.view(-1)
 
     # ------------------------------------------------------------ public API
     def _check(self, weights: torch.Tensor, features: torch.Tensor) -> None:

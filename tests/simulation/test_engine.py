@@ -53,15 +53,18 @@ def test_matches_pennylane(n_qubits, ansatz, encoding):
 
 @pytest.mark.parametrize("ansatz, encoding", SIXTEEN)
 def test_matches_pennylane_16_qubits(ansatz, encoding):
-    # default (4-qubit blocks, 4 samples a chunk) and the CUDA defaults (5-qubit blocks, one chunk),
-    # and one sample a chunk
-    configs = ({}, {"max_block": 5, "chunk_amplitudes": 2**28}, {"max_block": 3, "chunk_amplitudes": 2**16})
+    # default (4-qubit blocks, 4 samples a chunk, ψ un-computed), the CUDA defaults (5-qubit blocks,
+    # one chunk, intermediates kept), and one sample a chunk
+    configs = ({}, {"max_block": 5, "chunk_amplitudes": 2**28, "store_amplitudes": 2**30},
+               {"max_block": 3, "chunk_amplitudes": 2**16})
     _compare_with_pennylane(QCNNSpec(16, ansatz, encoding), seed=ansatz, configs=configs)
 
 
 #: Block sizes and chunkings beyond the default: every block size, one sample
 #: per chunk, and chunks that leave a shorter last one (batch 5 in chunks of 2).
 PATHS = [{"max_block": m} for m in (2, 3, 5, 6)] + [{"chunk_amplitudes": 2**8}, {"chunk_amplitudes": 2**9}]
+#: The backward from the final state (ψ un-computed) as well as from the kept intermediates.
+PATHS += [{"store_amplitudes": 0}, {"store_amplitudes": 0, "chunk_amplitudes": 2**9, "max_block": 3}]
 
 
 @pytest.mark.parametrize(
@@ -221,7 +224,8 @@ def test_forward_without_backward_returns_its_buffer():
 
 
 @pytest.mark.parametrize("kwargs, match", [({"max_block": 7}, "max_block"), ({"max_block": 1.5}, "max_block"),
-                                            ({"chunk_amplitudes": 0}, "chunk_amplitudes")])
+                                            ({"chunk_amplitudes": 0}, "chunk_amplitudes"),
+                                            ({"store_amplitudes": -1}, "store_amplitudes")])
 def test_bad_options_rejected(kwargs, match):
     with pytest.raises(ModelError, match=match):
         BatchedSimulator(QCNNSpec(8), **kwargs)
