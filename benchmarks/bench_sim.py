@@ -22,8 +22,9 @@ seconds (garbage collector off during a call, as in ``timeit``). The machine
 may be shared, so the whole table is run ``--rounds`` times and each row
 reports the median over rounds (the per-round figures are in ``runs``). The
 ratios come from paired runs: in each round, qml-ops and the PennyLane option
-it is compared with run in one process, calls alternating, so that both see
-the same load; the ratio is the median over rounds.
+it is compared with run in one process, in alternating blocks of calls of
+about 0.5 s, so that both see the same load; the ratio is the median over
+rounds.
 Configurations whose estimated memory exceeds ``--mem-limit-gb`` are skipped
 (default.qubit backprop: ~340 states of 2**n complex128 per sample, in line
 with the peak memory measured here).
@@ -201,20 +202,37 @@ def _engine(engine: str, n: int, batch: int, device: str):
     return step, min_repeats
 
 
-def _time(steps: list, budget_s: float, min_repeats: int) -> list[list[float]]:
-    """Seconds per call of each step, the steps taken in turns (order alternating);
-    the garbage collector is off during each call, as in ``timeit``."""
+def _call(step) -> float:
+    gc.disable()  # as in timeit
+    t = time.perf_counter()
+    step()
+    elapsed = time.perf_counter() - t
+    gc.enable()
+    return elapsed
+
+
+def _time(steps: list, budget_s: float, min_repeats: int, block_s: float = 0.0) -> list[list[float]]:
+    """Seconds per call of each step, the garbage collector off during a call.
+
+    One step: calls until ``budget_s`` (at least ``min_repeats``, at most 50).
+    Several (a paired run): blocks of calls taking turns, each about ``block_s``
+    seconds long; the first call of a block re-warms the caches the other step
+    used, and is not counted when the block has more than one.
+    """
     times: list[list[float]] = [[] for _ in steps]
+    if len(steps) == 1:
+        start = time.perf_counter()
+        while len(times[0]) < min_repeats or (time.perf_counter() - start < budget_s and len(times[0]) < 50):
+            times[0].append(_call(steps[0]))
+        return times
+    estimate = [_call(step) for step in steps]
     start = time.perf_counter()
     rounds = 0
-    while rounds < min_repeats or (time.perf_counter() - start < budget_s and rounds < 50):
-        order = range(len(steps)) if rounds % 2 == 0 else reversed(range(len(steps)))
-        for i in order:
-            gc.disable()
-            t = time.perf_counter()
-            steps[i]()
-            times[i].append(time.perf_counter() - t)
-            gc.enable()
+    while rounds < min_repeats or time.perf_counter() - start < budget_s:
+        for i, step in enumerate(steps):
+            calls = max(1, min(200, round(block_s / max(estimate[i], 1e-6))))
+            block = [_call(step) for _ in range(calls + (calls > 1))]
+            times[i] += block[1:] if calls > 1 else block
         rounds += 1
     return times
 
@@ -248,20 +266,21 @@ def worker(engine: str, n: int, batch: int, threads: int, budget_s: float, devic
 
 def paired_worker(n: int, batch: int, other: str, other_batch: int, threads: int, budget_s: float,
                   device: str) -> dict:
-    """qml-ops and another engine in one process, calls alternating, so both see the
-    same load: the ratio of their medians is robust on a shared machine."""
+    """qml-ops and another engine in one process, in alternating blocks of calls
+    (about 0.5 s each), so both see the same load: the ratio of their medians is
+    robust on a shared machine."""
     import torch
 
     torch.set_num_threads(threads)
     ours, _ = _engine("qml-ops", n, batch, device)
     theirs, min_repeats = _engine(other, n, other_batch, device)
     ours(), theirs()  # warm-up
-    t_ours, t_theirs = _time([ours, theirs], budget_s, max(3, min_repeats))
+    t_ours, t_theirs = _time([ours, theirs], budget_s, max(3, min_repeats), block_s=0.5)
     sps_ours = batch / statistics.median(t_ours)
     sps_theirs = other_batch / statistics.median(t_theirs)
     return {"n_qubits": n, "batch": batch, "other": other, "other_batch": other_batch,
             "qml_ops_samples_per_s": round(sps_ours, 2), "other_samples_per_s": round(sps_theirs, 2),
-            "ratio": round(sps_ours / sps_theirs, 2), "pairs": len(t_ours), "threads": threads}
+            "ratio": round(sps_ours / sps_theirs, 2), "calls": [len(t_ours), len(t_theirs)], "threads": threads}
 
 
 def _run(engine: str, n: int, batch: int, args, threads: int, glibc: bool = False, pair=None) -> dict:
@@ -455,7 +474,7 @@ def main(argv=None) -> int:
         "(at least 3 calls), so its rate holds for any batch",
         "ratio (CPU): median over rounds of a paired measurement: qml-ops and PennyLane (broadcasting at the "
         "same batch for 8 qubits; the fastest option that fits, from that round's rows, for 16) in one process, "
-        "calls alternating (paired: the per-round measurements)",
+        "in alternating blocks of calls of about 0.5 s (paired: the per-round measurements)",
         f"qml-ops+glibc: GLIBC_TUNABLES={GLIBC}",
         "registers other than 4, 8, 16 qubits: the same QCNN layout rule on that size (bench_sim.ScaledQCNN)",
     ]
