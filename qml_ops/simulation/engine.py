@@ -8,50 +8,65 @@ in complex128 (``tests/simulation/test_engine.py``).
 How it is fast (measured by ``benchmarks/bench_sim.py``, results in
 ``benchmarks/results/sim.json``):
 
-1. **Fused blocks.** Each layer's convolution block and pooling unit become one
-   4×4 matrix each, built from the weights once per forward (for all layers at
-   once), not per sample and not per pair.
+1. **Weights side in numpy** (:mod:`qml_ops.simulation.weights`). Everything
+   that depends on the weights only (the 4×4 of every layer's convolution and
+   pooling unit, the fused blocks, the front clusters, the folded observable)
+   is built once per forward in float64 numpy, and its backward is the exact
+   chain rule written out (gate derivatives from five shifted evaluations of
+   the one gate table). No autograd graph, a few hundred microseconds.
 2. **Product-state front** (angle encodings). The encoded state is a product of
-   one-qubit states; the first convolution units are applied to small clusters
-   (≤ 4 qubits, e.g. wires {0, 1, 6, 7}, {2, 3}, {4, 5} at 8 qubits) and the full
-   state is then built once as a Kronecker product.
-3. **Folded tail.** After the layer whose kept register has ≤ 4 wires, the rest
-   of the circuit only touches those wires: it is folded into a 16×16 observable
-   ``O = V† Z V`` (built once per forward), and ⟨Z⟩ = Σ_d ψ_d† O ψ_d over the
-   discarded wires ``d``. At 8 qubits, only 7 of 20 blocks touch the full state.
-4. **Body on the full state**: state stored as ``(2,)*n + (batch,)`` (batch last,
-   so every 4×4 on adjacent axes is one matmul over a ``(X, 4, Y)`` view with
-   large ``Y``); axes are permuted only when a pair is not adjacent (a greedy
-   lookahead layout, :mod:`qml_ops.simulation.plan`); two ping-pong buffers are
-   reused across calls (fresh large allocations are slow on these VMs).
-5. **Adjoint backward** (custom autograd function): no per-gate states are
-   stored; the backward pass un-computes ψ with G† while propagating the
-   cotangent, both stacked in one matmul per block, and accumulates each
-   block's 4×4 gradient. Memory: about 4 state vectors, independent of depth.
+   one-qubit states; the first convolution units act on small clusters
+   (≤ 4 qubits, e.g. wires {6, 0, 7, 1}, {2, 3}, {4, 5} at 8 qubits) and the
+   full state is then built once as a Kronecker product.
+3. **Fused blocks** (:mod:`qml_ops.simulation.plan`). The remaining units of the
+   layers that act on the full state are fused into blocks of up to
+   ``max_block`` qubits (default 4 on CPU, 5 on CUDA): one ``2**k × 2**k``
+   matrix per block instead of one pass over the state per unit.
+4. **Layout: basis index major, batch minor.** The state is a ``(2**n, batch)``
+   matrix whose rows follow a wire order (the layout). A block always acts on
+   the ``k`` most significant qubits, so it is one plain matrix product
+   ``B @ psi.view(2**k, -1)``; a block whose wires are elsewhere is preceded by
+   a permutation of the rows (``index_select``: a gather of whole batch rows,
+   about the cost of a copy, where an axis ``permute`` of ``(2,)*n`` costs up to
+   20× that).
+5. **Folded tail.** After the layer whose kept register has ≤ 4 wires, the rest
+   of the circuit only touches those wires: it is folded into a 16×16
+   observable ``O = V† Z V``, and ⟨Z⟩ = Σ_d ψ_d† O ψ_d over the other wires.
+6. **Adjoint backward** (custom autograd function): the cotangent λ is
+   propagated with B† and each block's gradient is one Gram matrix ``Σ λ ψ†``
+   (a 2-D matrix product, which torch hands to BLAS with the conjugate
+   transpose flag; a batched one would copy). Small problems keep every
+   intermediate state from the forward (``store_amplitudes``, e.g. 8 qubits);
+   large ones keep only the final state and un-compute ψ with B† alongside λ
+   (memory: a few state vectors, independent of depth).
+7. **Chunks and reused buffers.** The batch is processed in chunks of about
+   ``chunk_amplitudes`` amplitudes (2**18 on CPU: the working set stays in
+   cache at 16 qubits), in preallocated buffers; the states kept for the
+   backward come from a pool, so a training step allocates nothing large
+   (no page faults; the ``GLIBC_TUNABLES`` malloc tuning earlier versions
+   needed is unnecessary).
 
-Where the time goes (measured on the 2-core VM, one thread, SU(4), angle):
+Where the time goes (torch.profiler and cProfile, one thread, SU(4), angle, on
+the shared 2-core AMD EPYC VM; figures move by 2× with its load):
 
-* 8 qubits, batch 256: ~10 ms per forward + backward (~25k samples/s); ~3.5 ms of
-  it builds the block matrices and the observable from the weights (a few hundred
-  tiny ops, forward + backward, independent of the batch), the rest is the front
-  (small clusters), 7 full-state matmuls forward and 7 stacked ones backward.
-* 16 qubits, batch 64: ~1.5–2.3 s per step (36–62 samples/s; the faster figure
-  with the ``GLIBC_TUNABLES`` of the ``qml-ops+glibc`` rows in
-  ``benchmarks/results/sim.json``). Memory-bandwidth bound: each block or
-  permute is one pass over the state (33 MB, complex64). The profile splits
-  about evenly between batched matmuls and copies (axis permutes, and the
-  conjugate-transposed operand of the per-block gradient contraction
-  ``Σ λ ψ†``, which torch materialises); blocks on the last qubit axes (small
-  ``Y``, many tiny matmuls) are the slowest.
-* CUDA (H200, complex64): 8 qubits ~69k samples/s at batch 1024, 253k/s at 4096;
-  16 qubits only ~450–475 samples/s at batch 64–1024: the same many-tiny-matmul
-  shapes and the ``Σ λ ψ†`` contraction (batched GEMMs with M = N = 4) are
-  latency bound there. Correct on CUDA (agrees with CPU to 1e-14 in complex128),
-  not yet tuned for it.
-
-``torch.compile`` is not used: it cannot generate code for complex tensors (it
-falls back to eager speed), and a real-arithmetic formulation that does compile
-took minutes per batch shape on 2 cores; eager complex64 is the default.
+* 8 qubits, batch 256: ~4.5 ms per forward + backward. About 1 ms is the
+  numpy weights side (forward and chain rule), ~0.5 ms the front, ~2 ms the
+  block products and Gram matrices (3 blocks of 16×16 on a 512 KB state: in
+  cache and compute bound, 50–70 GFLOP/s in complex64), ~0.3 ms the row
+  gathers. At batch 32 (training) the fixed costs dominate: ~2 ms a step.
+* 16 qubits, batch 64: ~0.6 s. About 60 % block products and Gram matrices,
+  25 % row gathers (11 permutations a pass, 2 MB chunks), 10 % element-wise
+  work (Kronecker front, ⟨Z⟩); the weights side is ~2 ms.
+* The earlier engine spent at 8 qubits ~3.5 ms of ~10 ms on a few hundred tiny
+  torch ops (and their autograd) building the matrices; at 16 qubits most of
+  ~2 s in the backward's per-gate ``Σ λ ψ†`` (a batched product that copies the
+  conjugate transpose into a fresh 33 MB buffer: page faults), in axis
+  permutations of a ``(2,)*16 + (batch,)`` tensor, and in fresh 33 MB
+  temporaries (hence its ``GLIBC_TUNABLES`` speed-up).
+* CUDA: not measured for this version (no GPU was lent while it was written);
+  ``benchmarks/gpu_sim.sh`` is the prepared check. The CUDA defaults fuse
+  5-qubit blocks (fewer, larger products) and take the whole batch as one
+  chunk, so a step is a few dozen large kernels at 16+ qubits.
 
 The simulator is not thread-safe (it reuses buffers); use one per thread.
 
@@ -68,124 +83,146 @@ Example:
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
+import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
-from qml_ops.circuits.ansatz import CONV_ANSATZE, pool
 from qml_ops.circuits.gates import GATE_TABLE
 from qml_ops.circuits.qcnn import QCNNSpec
 from qml_ops.errors import ModelError
-from qml_ops.simulation.gates import (
-    apply_small,
-    block_matrix,
-    gate_matrix,
-    real_dtype,
-    swap_pair,
-)
-from qml_ops.simulation.plan import GateStep, Plan, PermStep, build_plan
+from qml_ops.simulation.gates import gate_matrix, real_dtype
+from qml_ops.simulation.plan import Block, Permute, Plan, build_plan
+from qml_ops.simulation.weights import CircuitMatrices, single_threaded_blas
 
 __all__ = ["BatchedSimulator"]
 
+#: Default chunk size (amplitudes per chunk: 2**n * samples) and block size per device type.
+CHUNK_AMPLITUDES = {"cpu": 2**18, "cuda": 2**28}
+MAX_BLOCK = {"cpu": 4, "cuda": 5}
+#: Default limit (amplitudes) on the intermediate states a forward keeps for its backward.
+STORE_AMPLITUDES = {"cpu": 2**23, "cuda": 2**30}
+#: Largest permutation (rows) whose gather indices are kept between calls.
+CACHED_INDEX = 2**22
 
-class _Buffers:
-    """Two reusable flat complex buffers, grown on demand."""
+
+class _Workspace:
+    """One flat complex buffer, grown on demand and reused across calls."""
 
     def __init__(self) -> None:
-        self.bufs: list[torch.Tensor] = []
+        self.buf: Optional[torch.Tensor] = None
 
-    def get(self, numel: int, dtype: torch.dtype, device: torch.device) -> list[torch.Tensor]:
-        if (
-            not self.bufs
-            or self.bufs[0].numel() < numel
-            or self.bufs[0].dtype != dtype
-            or self.bufs[0].device != device
-        ):
-            self.bufs = [torch.empty(numel, dtype=dtype, device=device) for _ in range(2)]
-        return [b[:numel] for b in self.bufs]
+    def get(self, numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        buf = self.buf
+        if buf is None or buf.numel() < numel or buf.dtype != dtype or buf.device != device:
+            self.buf = buf = None  # free the old one first
+            self.buf = buf = torch.empty(numel, dtype=dtype, device=device)
+        return buf[:numel]
 
 
-def _perm_shape(n: int, lead: tuple[int, ...], batch: int) -> tuple[int, ...]:
-    return lead + (2,) * n + (batch,)
+class _Lease:
+    """A buffer from a :class:`_StatePool`; returned to the pool when dropped."""
+
+    def __init__(self, pool: "_StatePool", tensor: torch.Tensor) -> None:
+        self.pool, self.tensor = pool, tensor
+
+    def __del__(self) -> None:
+        self.pool.release(self.tensor)
 
 
-class _Body(torch.autograd.Function):
-    """Body steps + folded observable: ``(psi, mats, O) -> z`` with an adjoint backward."""
+class _StatePool:
+    """Buffers for the states a forward keeps for its backward (reused, so a
+    training step does not page in fresh memory)."""
+
+    def __init__(self, keep: int = 2) -> None:
+        self.free: list[torch.Tensor] = []
+        self.keep = keep
+
+    def take(self, numel: int, dtype: torch.dtype, device: torch.device) -> _Lease:
+        for i, t in enumerate(self.free):
+            if t.numel() >= numel and t.dtype == dtype and t.device == device:
+                return _Lease(self, self.free.pop(i))
+        return _Lease(self, torch.empty(numel, dtype=dtype, device=device))
+
+    def release(self, tensor: torch.Tensor) -> None:
+        self.free.append(tensor)
+        self.free.sort(key=lambda t: -t.numel())
+        del self.free[self.keep :]
+
+
+class _Circuit(torch.autograd.Function):
+    """``(weights, features) -> z`` with the adjoint backward of :class:`BatchedSimulator`."""
 
     @staticmethod
-    def forward(ctx, psi, mats, obs, plan: Plan, buffers: _Buffers):
-        n, batch = plan.n_qubits, psi.shape[-1]
-        numel = psi.numel()
-        grad = any(ctx.needs_input_grad[:3])
-        a, b = buffers.get(2 * numel, psi.dtype, psi.device)
-        cur = psi.reshape(-1)
-        mats_used = {}
-        for i, step in enumerate(plan.body):
-            last = i == len(plan.body) - 1
-            out = torch.empty_like(cur) if last else a[:numel]
-            if isinstance(step, PermStep):
-                out.view((2,) * n + (batch,)).copy_(
-                    cur.view((2,) * n + (batch,)).permute(*step.perm, n)
-                )
-            else:
-                key = (step.mat, step.swapped)
-                if key not in mats_used:
-                    g = mats[step.mat]
-                    mats_used[key] = swap_pair(g) if step.swapped else g
-                y = (2**step.y_qubits) * batch
-                torch.matmul(mats_used[key], cur.view(step.x, 4, y), out=out.view(step.x, 4, y))
-            cur = out
-            a, b = b, a
-        d = obs.shape[0]
-        x, y = 2**plan.kept_pos, numel // (2**plan.kept_pos * d)
-        psi_v = cur.view(x, d, y)
-        t = torch.matmul(obs, psi_v)
-        z = (torch.view_as_real(psi_v) * torch.view_as_real(t)).reshape(-1, batch, 2).sum((0, 2))
-        if grad:
-            ctx.save_for_backward(cur if plan.body else cur.clone(), mats, obs)
-        ctx.plan, ctx.buffers, ctx.batch, ctx.psi_shape = plan, buffers, batch, psi.shape
+    def forward(ctx, weights, features, sim):
+        z, saved = sim._forward(weights, features, keep=True)
+        ctx.sim, ctx.saved = sim, saved
+        ctx.weights_meta = (weights.dtype, weights.device)
         return z
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, gz):
-        psi_final, mats, obs = ctx.saved_tensors
-        plan, batch = ctx.plan, ctx.batch
-        n, numel = plan.n_qubits, psi_final.numel()
-        d = obs.shape[0]
-        x, y = 2**plan.kept_pos, numel // (2**plan.kept_pos * d)
-        a, b = ctx.buffers.get(2 * numel, psi_final.dtype, psi_final.device)
-        a = a.view(2, numel)
-        a[0].copy_(psi_final)
-        psi_v = a[0].view(x, d, y)
-        gz_c = gz.to(psi_final.dtype)
-        weighted = (psi_v.view(x, d, -1, batch) * gz_c).view(x, d, y)  # batch is last
-        grad_obs = torch.matmul(weighted, psi_v.mH).sum(0)
-        torch.matmul(obs, weighted, out=a[1].view(x, d, y))
-        a[1].mul_(2)
-        grad_mats = torch.zeros_like(mats)
-        for step in reversed(plan.body):
-            b2 = b.view(2, numel)
-            if isinstance(step, PermStep):
-                inv = [0] * n
-                for i, p in enumerate(step.perm):
-                    inv[p] = i
-                shape = (2,) + (2,) * n + (batch,)
-                b2.view(shape).copy_(a.view(shape).permute(0, *[i + 1 for i in inv], n + 1))
-            else:
-                g = mats[step.mat]
-                g = swap_pair(g) if step.swapped else g
-                y = (2**step.y_qubits) * batch
-                torch.matmul(g.mH, a.view(2 * step.x, 4, y), out=b2.view(2 * step.x, 4, y))
-                # dL/dG = sum_x lambda_out[x] @ psi_in[x]^H
-                lam_out = a[1].view(step.x, 4, y)
-                psi_in = b2[0].view(step.x, 4, y)
-                gg = torch.matmul(lam_out, psi_in.mH)
-                gg = gg.sum(0) if step.x > 1 else gg[0]
-                grad_mats[step.mat] += swap_pair(gg) if step.swapped else gg
-            a, b = b2, a.view(-1)
-        a = a.view(2, numel)
-        grad_psi = a[1].clone().view(ctx.psi_shape) if ctx.needs_input_grad[0] else None
-        return grad_psi, grad_mats, grad_obs, None, None
+        # The kept states go back to the pool with the graph (retain_graph keeps them).
+        grad = ctx.sim._backward(ctx.saved, gz)
+        dtype, device = ctx.weights_meta
+        return torch.from_numpy(grad).to(device=device, dtype=dtype), None, None
+
+
+def _as_index(values: list[int]):
+    """A slice for an arithmetic progression (a view, no gather), else a list."""
+    step = values[1] - values[0] if len(values) > 1 else 1
+    if step > 0 and values == list(range(values[0], values[0] + step * len(values), step)):
+        return slice(values[0], values[0] + step * len(values), step)
+    return values
+
+
+def _kron_into(parts: list[torch.Tensor], out: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """``out[(i1, i2, …), b] = Π_j parts[j][i_j, b]`` (each part ``(d_j, c)``).
+
+    Intermediate products go to ``scratch`` and ``out`` alternately so that the
+    last lands in ``out`` (both at least the final size; they must not overlap).
+    """
+    c = parts[0].shape[1]
+    if len(parts) == 1:
+        return out.view(-1, c).copy_(parts[0])
+    bufs = [out, scratch] if len(parts) % 2 == 0 else [scratch, out]
+    acc, size = parts[0], parts[0].shape[0]
+    for j, part in enumerate(parts[1:]):
+        d = part.shape[0]
+        target = bufs[j % 2][: size * d * c].view(size, d, c)
+        torch.mul(acc.unsqueeze(1), part.unsqueeze(0), out=target)
+        acc, size = target.view(size * d, c), size * d
+    return acc
+
+
+def _cotangents(grad: torch.Tensor, parts: list[torch.Tensor], scratch: torch.Tensor) -> list[torch.Tensor]:
+    """Cotangent of each factor of a Kronecker product ``ψ = ⊗_j parts[j]``.
+
+    ``grad`` is the cotangent of ψ, ``(Π d_j, c)``; returns, for each ``j``,
+    ``Σ_{others} grad · conj(⊗_{i≠j} parts[i])`` of shape ``(d_j, c)``: a
+    binary tree of contractions, two passes over ``grad`` at the top, whose
+    products go to ``scratch`` (at least ``grad``'s size; no fresh large buffer).
+    """
+    if len(parts) == 1:
+        return [grad]
+    half = len(parts) // 2
+    left, right = parts[:half], parts[half:]
+    c = grad.shape[-1]
+
+    def kron(ps):
+        out = ps[0]
+        for p in ps[1:]:
+            out = (out.unsqueeze(1) * p.unsqueeze(0)).reshape(-1, c)
+        return out.conj()
+
+    d_left = int(np.prod([p.shape[0] for p in left]))
+    g = grad.view(d_left, -1, c)
+    prod = scratch[: grad.numel()].view(g.shape)
+    g_left = torch.mul(g, kron(right).unsqueeze(0), out=prod).sum(1)
+    g_right = torch.mul(g, kron(left).unsqueeze(1), out=prod).sum(0)
+    return _cotangents(g_left, left, scratch) + _cotangents(g_right, right, scratch)
 
 
 class BatchedSimulator:
@@ -196,6 +233,13 @@ class BatchedSimulator:
         device: torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``, …).
         dtype: ``torch.complex64`` (default, fast) or ``torch.complex128`` (exact
             comparisons).
+        max_block: largest fused block in qubits (2..6; default 4 on CPU, 5 on CUDA).
+        chunk_amplitudes: amplitudes per chunk of the batch (default 2**18 on
+            CPU, 2**28 on CUDA); a chunk holds at least one sample.
+        store_amplitudes: a forward that will be differentiated keeps every
+            intermediate state when they hold at most this many amplitudes
+            (default 2**23 on CPU, 2**30 on CUDA), so the backward only
+            propagates the cotangent; above it, the backward un-computes ψ.
 
     Example:
         >>> import torch
@@ -208,7 +252,13 @@ class BatchedSimulator:
     """
 
     def __init__(
-        self, spec: QCNNSpec, device: str | torch.device = "cpu", dtype: torch.dtype = torch.complex64
+        self,
+        spec: QCNNSpec,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.complex64,
+        max_block: Optional[int] = None,
+        chunk_amplitudes: Optional[int] = None,
+        store_amplitudes: Optional[int] = None,
     ) -> None:
         if dtype not in (torch.complex64, torch.complex128):
             raise ModelError(
@@ -218,12 +268,26 @@ class BatchedSimulator:
         self.device = torch.device(device)
         self.dtype = dtype
         self.real_dtype = real_dtype(dtype)
-        self.plan = build_plan(spec)
-        n_params, block = CONV_ANSATZE[spec.ansatz]
-        self._conv_gates = block(0, 1, 0)
-        self._pool_gates = pool(0, 1, 0)
-        self._n_conv = n_params
-        self._buffers = _Buffers()
+        kind = "cuda" if self.device.type == "cuda" else "cpu"
+        max_block = MAX_BLOCK[kind] if max_block is None else max_block
+        if isinstance(max_block, bool) or not isinstance(max_block, int) or not 2 <= max_block <= 6:
+            raise ModelError(f"simulator max_block must be an integer 2..6, but got max_block={max_block!r}.")
+        self.chunk_amplitudes = CHUNK_AMPLITUDES[kind] if chunk_amplitudes is None else int(chunk_amplitudes)
+        if self.chunk_amplitudes < 1:
+            raise ModelError(f"simulator chunk_amplitudes must be positive, but got {chunk_amplitudes!r}.")
+        self.store_amplitudes = STORE_AMPLITUDES[kind] if store_amplitudes is None else int(store_amplitudes)
+        if self.store_amplitudes < 0:
+            raise ModelError(f"simulator store_amplitudes must be >= 0, but got {store_amplitudes!r}.")
+        self.plan: Plan = build_plan(spec, max_block=max_block)
+        self._matrices = CircuitMatrices(spec, self.plan)
+        self._workspace = _Workspace()
+        self._pool = _StatePool()
+        self._index: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._layouts = [self.plan.layout]  # the layout before each step, and at the end
+        for step in self.plan.steps:
+            self._layouts.append(list(step.layout) if isinstance(step, Permute) else self._layouts[-1])
+        blocks = [i for i, step in enumerate(self.plan.steps) if isinstance(step, Block)]
+        self._block_of_step = {i: j for j, i in enumerate(blocks)}
         self._check_encoding()
 
     def _check_encoding(self) -> None:
@@ -239,74 +303,217 @@ class BatchedSimulator:
         for stage in stages:
             if len({g.name for g in stage}) != 1:
                 raise ModelError("simulator needs the same encoding gates on every wire.")
-        self._stages = [(s[0].name, [[int(r[1]) for r in g.params] for g in s]) for s in stages]
+        self._stages = []
+        for stage in stages:  # per angle of the stage's gate: which feature each wire reads
+            columns = [[int(g.params[k][1]) for g in stage] for k in range(len(stage[0].params))]
+            self._stages.append((stage[0].name, [_as_index(c) for c in columns]))
 
-    # ------------------------------------------------------------ weights side
-    def block_matrices(self, weights: torch.Tensor) -> torch.Tensor:
-        """The 4×4 of each layer's convolution then pooling block: ``(2L, 4, 4)``."""
-        n_layers, k = self.plan.n_layers, self._n_conv
-        conv = block_matrix(self._conv_gates, (0, 1), weights[: n_layers * k].view(n_layers, k), self.dtype)
-        pools = block_matrix(self._pool_gates, (0, 1), weights[n_layers * k :].view(n_layers, 2), self.dtype)
-        return torch.cat([conv, pools])
+    # ------------------------------------------------------------ helpers
+    def _permutation(self, step_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row gather indices of :class:`Permute` step ``step_index``, and of its
+        inverse (built on the device; kept up to :data:`CACHED_INDEX` rows, rebuilt
+        per use above)."""
+        cached = self._index.get(step_index)
+        if cached is not None:
+            return cached
+        n = self.spec.n_qubits
+        before, after = self._layouts[step_index], self._layouts[step_index + 1]
 
-    def observable(self, mats: torch.Tensor) -> torch.Tensor:
-        """The tail folded into ``O = V† Z_readout V`` on ``plan.kept_order``: ``(D, D)``."""
-        order = self.plan.kept_order
-        m, dim = len(order), 2 ** len(order)
-        state = torch.eye(dim, dtype=self.dtype, device=self.device).reshape((dim,) + (2,) * m)
-        for unit in self.plan.tail:
-            a, b = unit.wires
-            state = apply_small(state, mats[unit.mat], (1 + order.index(a), 1 + order.index(b)))
-        rows = state.reshape(dim, dim)  # row i = V e_i, i.e. rows = V^T
-        bit = m - 1 - order.index(self.plan.readout)
-        signs = 1 - 2 * ((torch.arange(dim, device=self.device) >> bit) & 1)
-        return (rows.conj() * signs.to(self.dtype)) @ rows.T
+        def gather(axes: list[int]) -> torch.Tensor:
+            rows = torch.arange(2**n, dtype=torch.int32, device=self.device)
+            return rows.view((2,) * n).permute(*axes).reshape(-1)
 
-    # ------------------------------------------------------------ sample side
-    def _front(self, features: torch.Tensor, mats: torch.Tensor) -> torch.Tensor:
-        """Encoded product state, front units on clusters, then the Kronecker product."""
+        pair = (gather([before.index(w) for w in after]), gather([after.index(w) for w in before]))
+        if 2**n <= CACHED_INDEX:
+            self._index[step_index] = pair
+        return pair
+
+    def _device_matrices(self, host: dict[str, Any]) -> dict[str, Any]:
+        """Move the numpy matrices to the device in one transfer."""
+        arrays = host["blocks"] + host["clusters"] + [host["observable"]]
+        flat = np.concatenate([a.reshape(-1) for a in arrays])
+        dev = torch.from_numpy(flat).to(device=self.device, dtype=self.dtype)
+        out, pos = [], 0
+        for a in arrays:
+            out.append(dev[pos : pos + a.size].view(a.shape))
+            pos += a.size
+        n_blocks, n_clusters = len(host["blocks"]), len(host["clusters"])
+        return {"blocks": out[:n_blocks], "clusters": out[n_blocks : n_blocks + n_clusters], "observable": out[-1]}
+
+    def _qubit_states(self, features: torch.Tensor) -> torch.Tensor:
+        """Encoded one-qubit states ``(n, 2, batch)``."""
         n, batch = self.spec.n_qubits, features.shape[0]
-        feats = features.to(self.real_dtype)
-        qubits = torch.zeros(batch, n, 2, dtype=self.dtype, device=self.device)
-        qubits[:, :, 0] = 1
-        for name, cols in self._stages:
-            angles = [feats[:, [c[k] for c in cols]] for k in range(len(cols[0]))]
-            gate = gate_matrix(name, angles, self.dtype)  # (B, n, 2, 2)
-            qubits = (gate @ qubits.unsqueeze(-1)).squeeze(-1)
-        clusters: dict[int, tuple[list[int], torch.Tensor]] = {
-            w: ([w], qubits[:, w]) for w in range(n)
-        }
-        for unit in self.plan.front:
-            a, b = unit.wires
-            wa, ta = clusters[a]
-            if b not in wa:
-                wb, tb = clusters[b]
-                ta = (ta.reshape(batch, -1, 1) * tb.reshape(batch, 1, -1)).reshape(
-                    (batch,) + (2,) * (len(wa) + len(wb))
-                )
-                wa = wa + wb
-            ta = apply_small(ta.reshape((batch,) + (2,) * len(wa)), mats[unit.mat], (1 + wa.index(a), 1 + wa.index(b)))
-            for w in wa:
-                clusters[w] = (wa, ta)
-        unique = {id(t): (ws, t) for ws, t in clusters.values()}.values()
-        psi = None
-        for ws, t in sorted(unique, key=lambda c: len(c[0])):
-            order = sorted(range(len(ws)), key=lambda i: ws[i])
-            t = t.reshape((batch,) + (2,) * len(ws)).permute(*[1 + i for i in order], 0)
-            shape = [1] * n + [batch]
-            for w in ws:
-                shape[w] = 2
-            t = t.reshape(shape)
-            psi = t if psi is None else psi * t
-        return psi.reshape(2**n, batch)
+        feats = features.to(self.real_dtype).T  # (n_features, batch)
+        qubits = torch.zeros(n, 2, batch, dtype=self.dtype, device=self.device)
+        qubits[:, 0] = 1
+        for name, columns in self._stages:
+            angles = [feats[c] for c in columns]
+            gate = gate_matrix(name, angles, self.dtype)  # (n, batch, 2, 2)
+            qubits = torch.einsum("nbij,njb->nib", gate, qubits)
+        return qubits
 
-    def _amplitude(self, features: torch.Tensor) -> torch.Tensor:
-        feats = features.to(self.real_dtype)
-        norm = feats.norm(dim=1, keepdim=True)
-        if bool((norm == 0).any()):
-            raise ModelError("amplitude encoding needs non-zero feature vectors, got an all-zero row.")
-        return (feats / norm).T.to(self.dtype).contiguous()
+    def _initial_states(self, features: torch.Tensor, mats: dict[str, Any]) -> dict[str, Any]:
+        """The front: cluster states before and after their units, or amplitude states."""
+        if self.spec.encoding == "amplitude":
+            feats = features.to(self.real_dtype)
+            norm = feats.norm(dim=1, keepdim=True)
+            if bool((norm == 0).any()):
+                raise ModelError("amplitude encoding needs non-zero feature vectors, got an all-zero row.")
+            return {"amplitude": (feats / norm).T}
+        qubits = self._qubit_states(features)
+        inputs, outputs = [], []
+        for cluster, mat in zip(self.plan.clusters, mats["clusters"]):
+            state = qubits[cluster[0]]
+            for w in cluster[1:]:
+                state = (state.unsqueeze(1) * qubits[w].unsqueeze(0)).reshape(-1, state.shape[-1])
+            inputs.append(state)
+            outputs.append(mat @ state)
+        return {"inputs": inputs, "outputs": outputs}
 
+    # ------------------------------------------------------------ forward
+    def _chunks(self, batch: int) -> list[tuple[int, int]]:
+        size = max(1, min(batch, self.chunk_amplitudes // 2**self.spec.n_qubits))
+        return [(b, min(batch, b + size)) for b in range(0, batch, size)]
+
+    def _forward(self, weights: torch.Tensor, features: torch.Tensor, keep: bool):
+        """Run the circuit; returns ``z`` and (if ``keep``) what the backward needs."""
+        plan, n = self.plan, self.spec.n_qubits
+        dim, batch = 2**n, features.shape[0]
+        theta = weights.detach().to("cpu", torch.float64).numpy()
+        with single_threaded_blas():
+            host, wctx = self._matrices.forward(theta)
+        mats = self._device_matrices(host)
+        front = self._initial_states(features, mats)
+        chunks = self._chunks(batch)
+        width = chunks[0][1] - chunks[0][0]
+        work = self._workspace.get(4 * dim * width, self.dtype, self.device)
+        z = torch.empty(batch, dtype=self.real_dtype, device=self.device)
+        # Keep every intermediate state (the backward then skips un-computing ψ) when they fit.
+        store = keep and (len(plan.steps) + 1) * dim * batch <= self.store_amplitudes
+        slots = len(plan.steps) + 1 if store else 1
+        lease = self._pool.take(slots * dim * batch, self.dtype, self.device) if keep else None
+        obs, d_obs = mats["observable"], mats["observable"].shape[0]
+        for b0, b1 in chunks:
+            c = b1 - b0
+            cur, nxt = work[: dim * c], work[dim * c : 2 * dim * c]
+            if store:
+                states = lease.tensor[slots * dim * b0 : slots * dim * b1].view(slots, dim * c)
+                cur = states[0]
+            if "amplitude" in front:
+                cur.view(dim, c).copy_(front["amplitude"][:, b0:b1])
+            else:
+                parts = [o[:, b0:b1] for o in front["outputs"]]
+                _kron_into(parts, cur, nxt)
+            for i, step in enumerate(plan.steps):
+                target = states[i + 1] if store else nxt
+                if isinstance(step, Permute):
+                    idx, _ = self._permutation(i)
+                    torch.index_select(cur.view(dim, c), 0, idx, out=target.view(dim, c))
+                else:
+                    k = 2 ** len(step.wires)
+                    torch.mm(mats["blocks"][self._block_of_step[i]], cur.view(k, -1), out=target.view(k, -1))
+                cur, nxt = (target, nxt) if store else (nxt, cur)
+            t = torch.mm(obs, cur.view(d_obs, -1), out=nxt.view(d_obs, -1))
+            prod = torch.view_as_real(work[2 * dim * c : 3 * dim * c]).view(dim, 2 * c)
+            torch.mul(torch.view_as_real(cur).view(dim, 2 * c), torch.view_as_real(t).view(dim, 2 * c), out=prod)
+            z[b0:b1] = prod.sum(0).view(c, 2).sum(1)
+            if keep and not store:
+                lease.tensor[dim * b0 : dim * b1].copy_(cur)
+        saved = None
+        if keep:
+            saved = {"wctx": wctx, "mats": mats, "front": front, "lease": lease, "chunks": chunks, "store": store}
+        return z, saved
+
+    # ------------------------------------------------------------ backward
+    def _backward(self, saved: dict[str, Any], gz: torch.Tensor) -> np.ndarray:
+        plan, n = self.plan, self.spec.n_qubits
+        dim = 2**n
+        mats, front, lease, chunks = saved["mats"], saved["front"], saved["lease"], saved["chunks"]
+        width = chunks[0][1] - chunks[0][0]
+        work = self._workspace.get(4 * dim * width, self.dtype, self.device)
+        gz = gz.to(device=self.device, dtype=self.real_dtype)
+        # All Gram accumulators in one tensor: one transfer to the host at the end.
+        shapes = [b.shape for b in mats["blocks"]] + [m.shape for m in mats["clusters"]] + [mats["observable"].shape]
+        grams_flat = torch.zeros(sum(a * b for a, b in shapes), dtype=self.dtype, device=self.device)
+        grams, pos = [], 0
+        for a, b in shapes:
+            grams.append(grams_flat[pos : pos + a * b].view(a, b))
+            pos += a * b
+        n_blocks = len(mats["blocks"])
+        block_grams, cluster_grams, obs_gram = grams[:n_blocks], grams[n_blocks:-1], grams[-1]
+        adjoint = [b.mH for b in mats["blocks"]]
+        for b0, b1 in chunks:
+            c = b1 - b0
+            if saved["store"]:
+                slots = len(plan.steps) + 1
+                states = lease.tensor[slots * dim * b0 : slots * dim * b1].view(slots, dim * c)
+                lam, scratch = self._adjoint_stored(states, work, c, gz[b0:b1], mats, adjoint, block_grams,
+                                                    obs_gram)
+            else:
+                lam, scratch = self._adjoint_uncomputed(lease.tensor[dim * b0 : dim * b1], work, c, gz[b0:b1],
+                                                        mats, adjoint, block_grams, obs_gram)
+            if "inputs" in front:
+                parts = [o[:, b0:b1] for o in front["outputs"]]
+                cotangents = _cotangents(lam.view(dim, c), parts, scratch)
+                for gram, g, inp in zip(cluster_grams, cotangents, front["inputs"]):
+                    gram.addmm_(g, inp[:, b0:b1].mH)
+        flat = grams_flat.to("cpu", torch.complex128).numpy()
+        host, pos = [], 0
+        for a, b in shapes:
+            host.append(flat[pos : pos + a * b].reshape(a, b))
+            pos += a * b
+        with single_threaded_blas():
+            return self._matrices.backward(saved["wctx"], host[:n_blocks], host[n_blocks:-1], host[-1])
+
+    def _observable_cotangent(self, psi, lam, c, gz, obs, obs_gram) -> None:
+        """``λ = 2 gz O ψ`` at the end of the body, and ``Σ λ ψ†`` for the observable."""
+        d_obs = obs.shape[0]
+        torch.mm(obs, psi.view(d_obs, -1), out=lam.view(d_obs, -1))
+        lam.view(-1, c).mul_(2 * gz)
+        obs_gram.addmm_(lam.view(d_obs, -1), psi.view(d_obs, -1).mH)
+
+    def _adjoint_stored(self, states, work, c, gz, mats, adjoint, block_grams, obs_gram):
+        """Backward through the body with every intermediate state kept: only λ moves.
+        Returns ``(λ at the start of the body, a free buffer)``."""
+        dim = 2**self.spec.n_qubits
+        lam, other = work[: dim * c], work[dim * c : 2 * dim * c]
+        self._observable_cotangent(states[-1], lam, c, gz, mats["observable"], obs_gram)
+        for i in range(len(self.plan.steps) - 1, -1, -1):
+            step = self.plan.steps[i]
+            if isinstance(step, Permute):
+                _, inv = self._permutation(i)
+                torch.index_select(lam.view(dim, c), 0, inv, out=other.view(dim, c))
+            else:
+                j = self._block_of_step[i]
+                k = adjoint[j].shape[0]
+                torch.mm(adjoint[j], lam.view(k, -1), out=other.view(k, -1))
+                block_grams[j].addmm_(other.view(k, -1), states[i].view(k, -1).mH)  # Σ λ_in ψ_in†
+            lam, other = other, lam
+        return lam, other
+
+    def _adjoint_uncomputed(self, final, work, c, gz, mats, adjoint, block_grams, obs_gram):
+        """Backward through the body from the final state: ψ is un-computed with B†
+        alongside λ (both in one ``(2, …)`` buffer). Returns ``(λ, a free buffer)``."""
+        dim = 2**self.spec.n_qubits
+        cur = work[: 2 * dim * c].view(2, dim * c)  # rows: psi, lambda
+        nxt = work[2 * dim * c : 4 * dim * c].view(2, dim * c)
+        cur[0].copy_(final)
+        self._observable_cotangent(cur[0], cur[1], c, gz, mats["observable"], obs_gram)
+        for i in range(len(self.plan.steps) - 1, -1, -1):
+            step = self.plan.steps[i]
+            if isinstance(step, Permute):
+                _, inv = self._permutation(i)
+                torch.index_select(cur.view(2, dim, c), 1, inv, out=nxt.view(2, dim, c))
+            else:
+                j = self._block_of_step[i]
+                k = adjoint[j].shape[0]
+                for p in range(2):
+                    torch.mm(adjoint[j], cur[p].view(k, -1), out=nxt[p].view(k, -1))
+                block_grams[j].addmm_(nxt[1].view(k, -1), nxt[0].view(k, -1).mH)  # Σ λ_in ψ_in†
+            cur, nxt = nxt, cur
+        return cur[1], nxt.view(-1)
+
+    # ------------------------------------------------------------ public API
     def _check(self, weights: torch.Tensor, features: torch.Tensor) -> None:
         if weights.shape != (self.spec.n_weights,):
             raise ModelError(
@@ -338,15 +545,11 @@ class BatchedSimulator:
         if single:
             features = features.unsqueeze(0)
         self._check(weights, features)
-        weights = weights.to(device=self.device, dtype=self.real_dtype)
         features = features.detach().to(self.device)
-        mats = self.block_matrices(weights)
-        obs = self.observable(mats)
-        if self.spec.encoding == "amplitude":
-            psi = self._amplitude(features)
+        if torch.is_grad_enabled() and weights.requires_grad:
+            z = _Circuit.apply(weights, features, self)
         else:
-            psi = self._front(features, mats)
-        z = _Body.apply(psi, mats, obs, self.plan, self._buffers)
+            z, _ = self._forward(weights, features, keep=False)
         return z[0] if single else z
 
     __call__ = expval

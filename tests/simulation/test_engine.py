@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -31,13 +32,16 @@ def _value_and_grad(f, w, x):
     return z.detach(), w.grad
 
 
-def _compare_with_pennylane(spec: QCNNSpec, seed: int) -> None:
-    w, x = _inputs(spec, seed)
+def _compare_with_pennylane(spec: QCNNSpec, seed: int, configs=({},), batch: int = 3) -> None:
+    """Outputs and gradients of the simulator, in each configuration (block size,
+    chunking), against PennyLane's default.qubit (backprop)."""
+    w, x = _inputs(spec, seed, batch)
     z_ref, g_ref = _value_and_grad(build_qnode(spec), w, x)
-    sim = BatchedSimulator(spec, dtype=torch.complex128)
-    z, g = _value_and_grad(sim.expval, w, x)
-    torch.testing.assert_close(z, z_ref, atol=1e-6, rtol=0)
-    torch.testing.assert_close(g, g_ref, atol=1e-6, rtol=0)
+    for config in configs:
+        sim = BatchedSimulator(spec, dtype=torch.complex128, **config)
+        z, g = _value_and_grad(sim.expval, w, x)
+        torch.testing.assert_close(z, z_ref, atol=1e-6, rtol=0, msg=lambda m: f"{config}: {m}")
+        torch.testing.assert_close(g, g_ref, atol=1e-6, rtol=0, msg=lambda m: f"{config}: {m}")
 
 
 @pytest.mark.parametrize(
@@ -49,7 +53,45 @@ def test_matches_pennylane(n_qubits, ansatz, encoding):
 
 @pytest.mark.parametrize("ansatz, encoding", SIXTEEN)
 def test_matches_pennylane_16_qubits(ansatz, encoding):
-    _compare_with_pennylane(QCNNSpec(16, ansatz, encoding), seed=ansatz)
+    # default (4-qubit blocks, 4 samples a chunk, ψ un-computed), the CUDA defaults (5-qubit blocks,
+    # one chunk, intermediates kept), and one sample a chunk
+    configs = ({}, {"max_block": 5, "chunk_amplitudes": 2**28, "store_amplitudes": 2**30},
+               {"max_block": 3, "chunk_amplitudes": 2**16})
+    _compare_with_pennylane(QCNNSpec(16, ansatz, encoding), seed=ansatz, configs=configs)
+
+
+#: Block sizes and chunkings beyond the default: every block size, one sample
+#: per chunk, and chunks that leave a shorter last one (batch 5 in chunks of 2).
+PATHS = [{"max_block": m} for m in (2, 3, 5, 6)] + [{"chunk_amplitudes": 2**8}, {"chunk_amplitudes": 2**9}]
+#: The backward from the final state (ψ un-computed) as well as from the kept intermediates.
+PATHS += [{"store_amplitudes": 0}, {"store_amplitudes": 0, "chunk_amplitudes": 2**9, "max_block": 3}]
+
+
+@pytest.mark.parametrize(
+    "n_qubits, ansatz, encoding",
+    [(4, 6, "angle"), (8, 9, "angle"), (8, 4, "dense_angle"), (8, 7, "amplitude"), (8, 1, "angle")],
+)
+def test_every_block_size_and_chunking_matches_pennylane(n_qubits, ansatz, encoding):
+    _compare_with_pennylane(QCNNSpec(n_qubits, ansatz, encoding), seed=ansatz, configs=PATHS, batch=5)
+
+
+@dataclass(frozen=True)
+class _AnySizeQCNN(QCNNSpec):
+    """The QCNN layout rule on any register size (the product accepts 4, 8, 16; the
+    GPU benchmark runs 20+ qubits this way): one layer per halving, rounded up."""
+
+    def __post_init__(self) -> None:
+        assert self.n_qubits >= 3
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+
+@pytest.mark.parametrize("n_qubits, encoding", [(6, "angle"), (10, "angle"), (10, "amplitude"), (12, "dense_angle")])
+def test_other_register_sizes_match_pennylane(n_qubits, encoding):
+    spec = _AnySizeQCNN(n_qubits, 9, encoding)
+    _compare_with_pennylane(spec, seed=n_qubits, configs=({}, {"max_block": 5, "chunk_amplitudes": 2**n_qubits}))
 
 
 # ------------------------------------------------- an independent dense reference (numpy)
@@ -145,6 +187,50 @@ def test_two_forwards_before_backward():
     torch.testing.assert_close(wg.grad, g_a + ref.grad)
 
 
+def test_training_steps_reuse_their_buffers():
+    """After the first step, steps allocate no new state buffers (no page faults)."""
+    spec = QCNNSpec(8, 9, "angle")
+    sim = BatchedSimulator(spec, chunk_amplitudes=2**12)  # 16 samples a chunk
+    w, x = _inputs(spec, seed=1, batch=40)
+    w = w.float().requires_grad_(True)
+    sim.expval(w, x.float()).sum().backward()
+    pointers = (sim._workspace.buf.data_ptr(), sorted(t.data_ptr() for t in sim._pool.free))
+    for _ in range(3):
+        w.grad = None
+        sim.expval(w, x.float()).sum().backward()
+        assert (sim._workspace.buf.data_ptr(), sorted(t.data_ptr() for t in sim._pool.free)) == pointers
+
+
+def test_backward_twice_with_retained_graph():
+    spec = QCNNSpec(8, 9, "angle")
+    sim = BatchedSimulator(spec, dtype=torch.complex128)
+    w, x = _inputs(spec, seed=6, batch=4)
+    w = w.requires_grad_(True)
+    loss = sim.expval(w, x).sum()
+    loss.backward(retain_graph=True)
+    first = w.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(w.grad, 2 * first)
+
+
+def test_forward_without_backward_returns_its_buffer():
+    spec = QCNNSpec(8, 9, "angle")
+    sim = BatchedSimulator(spec)
+    w, x = _inputs(spec, seed=1, batch=8)
+    w = w.float().requires_grad_(True)
+    for _ in range(5):
+        sim.expval(w, x.float())  # graph dropped: the kept states go back to the pool
+    assert len(sim._pool.free) == 1
+
+
+@pytest.mark.parametrize("kwargs, match", [({"max_block": 7}, "max_block"), ({"max_block": 1.5}, "max_block"),
+                                            ({"chunk_amplitudes": 0}, "chunk_amplitudes"),
+                                            ({"store_amplitudes": -1}, "store_amplitudes")])
+def test_bad_options_rejected(kwargs, match):
+    with pytest.raises(ModelError, match=match):
+        BatchedSimulator(QCNNSpec(8), **kwargs)
+
+
 def test_no_grad_inference():
     spec = QCNNSpec(8, 3, "amplitude")
     sim = BatchedSimulator(spec)
@@ -177,8 +263,11 @@ def test_bad_dtype_rejected():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu():
-    spec = QCNNSpec(8, 9, "angle")
+@pytest.mark.parametrize("n_qubits, ansatz, encoding", [(8, 9, "angle"), (16, 9, "angle"), (16, 7, "amplitude")])
+def test_cuda_matches_cpu(n_qubits, ansatz, encoding):
+    """The CUDA defaults (5-qubit blocks, one chunk) against the CPU path (which the
+    tests above check against PennyLane)."""
+    spec = QCNNSpec(n_qubits, ansatz, encoding)
     w, x = _inputs(spec, seed=4, batch=8)
     z_cpu, g_cpu = _value_and_grad(BatchedSimulator(spec, dtype=torch.complex128).expval, w, x)
     sim = BatchedSimulator(spec, device="cuda", dtype=torch.complex128)
