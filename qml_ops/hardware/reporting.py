@@ -8,7 +8,10 @@ simulator and hardware figures sit on one model page), and returns the summary
 and figures for the stage to write (``metrics/hardware.json``,
 ``plots/hardware/*.png``). Devices that pass ``hardware.gate`` promote the
 version (``hardware-validated`` for real QPUs, ``emulator-validated`` for
-emulated runs: an emulator is not hardware).
+emulated runs: an emulator is not hardware). A device that cannot run the model
+(status ``unsupported``) is reported with its reason and left out of the
+aggregates (figures, metrics, gate, promotion); the stage fails only when no
+device could run.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from qml_ops.cost import Estimate
 from qml_ops.encodings import encoder_from_dict
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.backends import (
-    Backend, BackendOptions, DeviceRun, QpuSettings, backend_for, backend_name,
+    Backend, BackendOptions, DeviceRun, EmulatorSettings, QpuSettings, backend_for, backend_name,
 )
 from qml_ops.hardware.ledger import default_ledger_path
 from qml_ops.hardware.profiles import load_profile
-from qml_ops.hardware.validation import DeviceResult, device_for, total_estimate, validate_device
+from qml_ops.hardware.validation import OK, DeviceResult, device_for, total_estimate, validate_device
 from qml_ops.model import QCNNClassifier
 from qml_ops.money import usd
 from qml_ops.training_data import load_prepared
@@ -113,6 +116,12 @@ def qpu_settings(params: Params, run_key: str, model_version: str) -> QpuSetting
     )
 
 
+def emulator_settings(hw: HardwareParams) -> EmulatorSettings:
+    """The torch emulator's settings from the ``hardware`` section."""
+    return EmulatorSettings(method=hw.emulator_method, trajectories=hw.trajectories, device=hw.emulator_device,
+                            max_qubits=hw.emulator_max_qubits)
+
+
 def build_backend(hw: HardwareParams, device_id: str, options: BackendOptions) -> Backend:
     """The backend ``hardware.mode`` (and ``hardware.emulator``) names, for one device."""
     return backend_for(backend_name(hw.mode, hw.emulator), device_for(hw, device_id), load_profile(device_id),
@@ -156,7 +165,8 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
     features = encoder.transform(X_raw)
     z_sim = model.expval(features)
     run_key = f"{name}-v{version.version}-{hw.n_samples}x{hw.shots}"
-    options = BackendOptions(seed=hw.seed, qpu=qpu_settings(params, run_key, str(version.version)))
+    options = BackendOptions(seed=hw.seed, qpu=qpu_settings(params, run_key, str(version.version)),
+                             emulator=emulator_settings(hw))
     results: list[DeviceResult] = []
     tags = {**tracking.standard_tags("hardware", ("data/prepared",)), "hardware.mode": hw.mode,
             "qml_ops.train_run_id": version.run_id or "", "model.name": name, "model.version": str(version.version)}
@@ -168,8 +178,18 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
             backend = build_backend(hw, device_id, options)
             results.append(validate_device(hw, backend, model, features, y, z_sim, prices[device_id],
                                            after_run=_log_ledger))
+        unsupported = {r.device: r.reason for r in results if r.status != OK}
+        tracking.log_params({f"hw.{r.device}.status": r.status for r in results})
+        tracking.log_params({f"hw.{r.device}.emulator_method": r.metrics.get("emulator_method")
+                             for r in results if r.metrics.get("emulator_method")})
+        if unsupported:
+            tracking.set_tags({f"hw.{d}.unsupported": reason[:5000] for d, reason in unsupported.items()})
+        results_ok = [r for r in results if r.status == OK]
+        if not results_ok:
+            raise HardwareError("no device could run the model: " + "; ".join(
+                f"{d}: {reason}" for d, reason in unsupported.items()))
         model_id = tracking.version_model_id(version)
-        device_metrics = {r.device: r.metrics for r in results}
+        device_metrics = {r.device: r.metrics for r in results_ok}
         numeric = {f"hw.{d}.{k}": v for d, m in device_metrics.items() for k, v in m.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None}
         tracking.log_metrics(numeric, model_id=model_id)
@@ -182,25 +202,36 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
             "model": f"models:/{name}/{version.version}",
             "model_alias": hw.model_alias,
             "estimate_usd": float(total_estimate(prices)),
-            "devices": device_metrics,
-            "gate": {r.device: {"passed": r.passed_gate, "reasons": r.gate_reasons} for r in results},
+            "devices": {r.device: r.metrics for r in results},
+            "gate": {r.device: {"passed": r.passed_gate, "reasons": r.gate_reasons} for r in results_ok},
             "mlflow_run_id": run.info.run_id,
         }
         tracking.log_dict(summary, "hardware.json")
-    summary["promoted"] = promote(params, version, results, summary["mlflow_run_id"])
+    summary["promoted"] = promote(params, version, results_ok, summary["mlflow_run_id"])
     return HardwareReport(summary, device_figures)
 
 
 def results_text(summary: dict[str, Any]) -> str:
     """The stage's closing lines: each device's figures, and the promotion if any."""
-    lines = [f"  {device_id:26s} accuracy {m['accuracy']:.4f} (sim {m['sim_accuracy']:.4f}, gap "
+    lines = [f"  {device_id:26s} unsupported: {m['reason']}" if m.get("status", OK) != OK else
+             f"  {device_id:26s} accuracy {m['accuracy']:.4f} (sim {m['sim_accuracy']:.4f}, gap "
              f"{m['sim2real_gap']:+.4f}), {m['two_qubit_gates']} 2q gates, {usd(m['cost_usd'])} "
-             f"({m['cost_basis']})" for device_id, m in summary["devices"].items()]
+             f"({m['cost_basis']}){_method_text(m)}" for device_id, m in summary["devices"].items()]
     promoted = summary.get("promoted")
     if promoted:
         lines.append(f"hardware: promoted {summary['model']} to @{promoted['alias']} "
                      f"(devices passing hardware.gate: {', '.join(promoted['devices'])})")
     return "\n".join(lines)
+
+
+def _method_text(m: dict[str, Any]) -> str:
+    """``, trajectories x64 (±0.012)`` for an emulated device, else empty."""
+    method = m.get("emulator_method")
+    if not method:
+        return ""
+    if method == "trajectories":
+        return f", {method} x{m['emulator_trajectories']} (p1 stderr {m['emulator_p1_stderr']:.4f})"
+    return f", {method}"
 
 
 def promote(params: Params, version: Any, results: list[DeviceResult], run_id: str) -> dict[str, Any] | None:

@@ -12,6 +12,11 @@ For every device in ``hardware.devices`` this module
 4. compares with the simulator on the same samples: exact and noiseless
    finite-shot accuracy, the Sim2Real gap, ⟨Z⟩ error and prediction agreement.
 
+A device that cannot run the model (fewer qubits than the model needs, or a
+compiled circuit the backend cannot emulate at its configured cost) gets a
+result with status ``unsupported`` and the reason instead of metrics; the
+caller validates the other devices.
+
 Nothing here imports MLflow; the stage entry point logs the results.
 """
 
@@ -33,14 +38,35 @@ from qml_ops.hardware.gate import check_spend
 from qml_ops.model import QCNNClassifier, shot_predictions
 
 
+#: ``DeviceResult.status``: validated, or the device cannot run the model.
+OK, UNSUPPORTED = "ok", "unsupported"
+
+
 @dataclass
 class DeviceResult:
-    """One device's validation, in the keys of ``metrics/hardware.json``."""
+    """One device's validation, in the keys of ``metrics/hardware.json``.
+
+    Attributes:
+        device: the catalogue id.
+        metrics: the device's entry of ``metrics/hardware.json`` (for an
+            unsupported device: its status, the reason and what was compiled).
+        passed_gate: whether it passes ``hardware.gate`` (never for unsupported).
+        gate_reasons: why it failed the gate.
+        status: ``ok`` or ``unsupported``.
+        reason: why the device is unsupported, else ``None``.
+    """
 
     device: str
     metrics: dict[str, Any]
     passed_gate: bool
     gate_reasons: list[str] = field(default_factory=list)
+    status: str = OK
+    reason: str | None = None
+
+    @classmethod
+    def unsupported(cls, device: str, reason: str, **compiled: Any) -> "DeviceResult":
+        """A device that cannot run the model; ``compiled``: what is known of its circuit."""
+        return cls(device, {"status": UNSUPPORTED, "reason": reason, **compiled}, False, [], UNSUPPORTED, reason)
 
 
 def device_for(params: HardwareParams, device_id: str) -> Device:
@@ -103,6 +129,24 @@ def compare(z_sim: np.ndarray, counts: np.ndarray, y: np.ndarray, shots: int, se
     }
 
 
+def emulator_fields(run: DeviceRun, done: np.ndarray) -> dict[str, Any]:
+    """How an emulator computed the counts, and its own statistical error.
+
+    ``emulator_method``: ``density_matrix`` or ``trajectories`` (``None`` on a
+    QPU); ``emulator_trajectories``: trajectories per sample (trajectories
+    only); ``emulator_p1_stderr`` / ``emulator_p1_stderr_max``: mean and largest
+    per-sample standard error of the probability the counts were drawn from
+    (0 for the exact density matrix; ``None`` where unknown: QPU, braket).
+    """
+    stderr = None if run.p1_stderr is None else np.asarray(run.p1_stderr)[done]
+    return {
+        "emulator_method": run.provenance.emulator_method,
+        "emulator_trajectories": run.provenance.trajectories,
+        "emulator_p1_stderr": None if stderr is None else round(float(stderr.mean()), 6),
+        "emulator_p1_stderr_max": None if stderr is None else round(float(stderr.max()), 6),
+    }
+
+
 def validate_device(
     params: HardwareParams,
     backend: Backend,
@@ -128,23 +172,35 @@ def validate_device(
         after_run: called with the backend's result before it is judged (e.g. to
             log the task ledger, also when results are still pending).
 
+    Returns:
+        The device's result; status ``unsupported`` (with the reason, nothing
+        run) when the device has fewer qubits than the model or the backend
+        cannot emulate the compiled circuit at its configured cost.
+
     Raises:
-        HardwareError: the profile is too small, results are pending, or no sample
-            has a result.
+        HardwareError: results are pending, or no sample has a result.
     """
     from qml_ops.hardware.compile import compile_spec
 
     device, profile = backend.device, backend.profile
     if len(profile.qubits) < model.n_qubits:
-        raise HardwareError(
-            f"{device.id}: profile {profile.source} has {len(profile.qubits)} qubits, the model needs {model.n_qubits}"
-        )
+        reason = (f"the model needs {model.n_qubits} qubits; {device.id} has {len(profile.qubits)} "
+                  f"(profile {profile.source})")
+        progress(f"  {device.id}: unsupported: {reason}")
+        return DeviceResult.unsupported(device.id, reason)
     started = time.perf_counter()
     compiled_model = compile_spec(model.spec, model.weights_, profile, seed=params.seed)
     circuits = compiled_model.bind_batch(features)
     compile_s = time.perf_counter() - started
-    progress(f"  {device.id}: compiled {len(circuits)} circuits ({circuits[0].two_qubit_gate_count} two-qubit "
-             f"gates, depth {circuits[0].depth}) in {compile_s:.1f} s")
+    first = circuits[0]
+    progress(f"  {device.id}: compiled {len(circuits)} circuits ({first.two_qubit_gate_count} two-qubit "
+             f"gates, depth {first.depth}, {len(first.qubits)} qubits) in {compile_s:.1f} s")
+    check = getattr(backend, "unsupported_reason", None)
+    reason = check(circuits) if check is not None else None
+    if reason is not None:
+        progress(f"  {device.id}: unsupported: {reason}")
+        return DeviceResult.unsupported(device.id, reason, two_qubit_gates=int(first.two_qubit_gate_count),
+                                        depth=int(first.depth), qubits_used=len(first.qubits))
     run_started = time.perf_counter()
     run = backend.run(circuits, params.shots, sample_indices=list(range(len(circuits))), estimate=est)
     run_s = time.perf_counter() - run_started
@@ -155,7 +211,8 @@ def validate_device(
     done = run.done
     if not done.any():
         raise HardwareError(f"{device.id}: no sample has results (failed or cancelled tasks); see the ledger")
-    metrics = compare(z_sim[done], run.counts[done].astype(np.int64), y[done], params.shots, params.seed)
+    metrics = {"status": OK, **compare(z_sim[done], run.counts[done].astype(np.int64), y[done], params.shots,
+                                       params.seed)}
     n = int(done.sum())
     cost = float(run.committed_usd)
     metrics.update(
@@ -178,6 +235,7 @@ def validate_device(
         profile_date=run.provenance.profile_date,
         backend=run.provenance.backend,
         wall_s=round(compile_s + run_s, 3),
+        **emulator_fields(run, done),
     )
     passed, reasons = judge(params, metrics)
     return DeviceResult(device.id, metrics, passed, reasons)

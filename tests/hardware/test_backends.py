@@ -124,13 +124,13 @@ def test_an_estimate_for_another_run_is_refused(compiled):  # noqa: F811
 def test_registry_lookups_and_errors(compiled):  # noqa: F811
     device = get_device(IONQ)
     profile, circuits = compiled[IONQ]
-    assert backend_names() == ("torch", "braket", "qpu")
+    assert backend_names() == ("torch", "braket", "qpu", "trajectories")
     assert backend_name("emulate", "braket") == "braket" and backend_name("qpu", "torch") == "qpu"
     with pytest.raises(HardwareError, match=r"hardware.mode 'off' runs no backend; modes that do: \['emulate', 'qpu'\]"):
         backend_name("off", "torch")
-    with pytest.raises(HardwareError, match=r"backend must be one of \['braket', 'qpu', 'torch'\], but got "
-                                            r"backend='trajectories'"):
-        backend_for("trajectories", device, profile)
+    with pytest.raises(HardwareError, match=r"backend must be one of \['braket', 'qpu', 'torch', 'trajectories'\], "
+                                            r"but got backend='stabilizer'"):
+        backend_for("stabilizer", device, profile)
     with pytest.raises(HardwareError, match="needs the QPU settings"):
         backend_for("qpu", device, profile, BackendOptions(seed=0))
     # a new backend plugs in with one registration
