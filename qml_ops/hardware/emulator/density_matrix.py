@@ -11,12 +11,14 @@ to many samples at once:
 * Any other channel (bit flip, amplitude or phase damping, …) is applied at its
   place as a Kraus sum, ``ρ → Σ K ρ K†`` (``O → Σ K† O K`` backwards); it ends
   the fusion on its qubit.
-* When all samples share their gates except for a leading layer of one-qubit
-  gates (what :mod:`qml_ops.hardware.compile` produces for angle encodings),
-  the readout projector is propagated backwards once (Heisenberg picture) and
-  contracted with each sample's product state: one operator instead of one
-  density matrix per sample. Otherwise the batch of density matrices is evolved
-  forwards (chunked to bound memory).
+* Each qubit's *head* (its gates and one-qubit channels before anything
+  entangles it) is folded into its initial one-qubit state.
+* When all samples share their gates except in those heads (what
+  :mod:`qml_ops.hardware.compile` produces for angle encodings), the readout
+  projector is propagated backwards once (Heisenberg picture) and contracted
+  with each sample's product state: one operator instead of one density matrix
+  per sample. Otherwise the batch of density matrices is evolved forwards from
+  the product states (chunked to bound memory).
 
 Example:
     >>> p1 = exact_p1(compiled, NoiseParams.from_profile(profile))   # doctest: +SKIP
@@ -60,15 +62,31 @@ class _ChannelStep:
     kraus: torch.Tensor  # (m, d, d)
 
 
-def _fuse(group, axes: dict[int, int], noise: NoiseParams) -> list[_Block | _ChannelStep]:
-    """Group each qubit's 1-qubit runs with the preceding 2-qubit gate (or a head block);
-    depolarizing channels become the blocks' ``λ`` factors, other channels own steps."""
+def _fuse(group, axes: dict[int, int], noise: NoiseParams) -> tuple[dict[int, torch.Tensor], list]:
+    """Each qubit's *head* (its gates and one-qubit channels before anything entangles it)
+    becomes its initial one-qubit state; the rest is grouped into blocks: each qubit's
+    1-qubit runs join the preceding 2-qubit gate, depolarizing channels become the blocks'
+    ``λ`` factors, other channels own steps.
+
+    Returns:
+        ``(heads, items)``: axis -> ``(B or 1, 2, 2)`` head state (|0⟩⟨0| for a qubit
+        without one), and the blocks and channel steps in time order.
+    """
+    n = len(axes)
+    zero = torch.zeros(1, 2, 2, dtype=torch.complex128)
+    zero[:, 0, 0] = 1
+    heads = {a: zero for a in range(n)}
+    in_head = set(range(n))
     items: list[_Block | _ChannelStep] = []
     last: dict[int, int] = {}  # axis -> index of the open block on it
     for step in noise.steps(group.structure):
         if step[0] == "noise":
             _, channel, qs = step
             ax = tuple(axes[q] for q in qs)
+            if len(ax) == 1 and ax[0] in in_head:
+                rho = heads[ax[0]]
+                heads[ax[0]] = sum(k @ rho @ k.conj().T for k in torch.tensor(np.stack(channel.kraus)))
+                continue
             if channel.depolarizing_lambda is not None:
                 blk = items[last[ax[0]]]  # the block of the gate this channel follows
                 if len(ax) == 1:
@@ -76,6 +94,7 @@ def _fuse(group, axes: dict[int, int], noise: NoiseParams) -> list[_Block | _Cha
                 else:
                     blk.lam_pair *= channel.depolarizing_lambda
                 continue
+            in_head.difference_update(ax)
             items.append(_ChannelStep(ax, torch.tensor(np.stack(channel.kraus), dtype=torch.complex128)))
             for a in ax:
                 last.pop(a, None)
@@ -84,6 +103,10 @@ def _fuse(group, axes: dict[int, int], noise: NoiseParams) -> list[_Block | _Cha
         name, qs = group.structure[k]
         mat, varying = group.matrices(k)
         ax = tuple(axes[q] for q in qs)
+        if len(qs) == 1 and ax[0] in in_head:
+            heads[ax[0]] = mat @ heads[ax[0]] @ mat.conj().transpose(-1, -2)
+            continue
+        in_head.difference_update(ax)
         if len(qs) == 1:
             j = last.get(ax[0])
             if j is None:
@@ -98,7 +121,7 @@ def _fuse(group, axes: dict[int, int], noise: NoiseParams) -> list[_Block | _Cha
         else:
             last[ax[0]] = last[ax[1]] = len(items)
             items.append(_Block(ax, mat, 1.0, {}, varying))
-    return items
+    return heads, items
 
 
 def _embed(mat: torch.Tensor, pos: int) -> torch.Tensor:
@@ -205,10 +228,10 @@ def _apply_item(x, item: _Block | _ChannelStep, n: int, adjoint: bool) -> torch.
 
 # ---------------------------------------------------------------- simulation
 
-def _group_p1_heisenberg(items: list, heads: dict[int, int], n: int, readout_axis: int,
+def _group_p1_heisenberg(items: list, heads: dict[int, torch.Tensor], n: int, readout_axis: int,
                          nb: int) -> torch.Tensor:
-    """P(1) on the readout axis before readout error, via one backward operator."""
-    head_ids = set(heads.values())
+    """P(1) on the readout axis before readout error, via one backward operator
+    contracted with each sample's product of head states."""
     proj = torch.zeros(2, 2, dtype=torch.complex128)
     proj[1, 1] = 1
     eye = torch.eye(2, dtype=torch.complex128)
@@ -218,22 +241,9 @@ def _group_p1_heisenberg(items: list, heads: dict[int, int], n: int, readout_axi
         full = m if full is None else torch.kron(full, m)
     # kron ordering: axis 0 is the most significant -> matches (2,)*n row layout
     obs = full.reshape((2,) * (2 * n))[None]
-    for i in range(len(items) - 1, -1, -1):
-        if i in head_ids:
-            continue
-        obs = _apply_item(obs, items[i], n, adjoint=True)
-    # each axis' product state from its head block (|0><0| when it has none)
-    states = []
-    for a in range(n):
-        rho = torch.zeros(1, 2, 2, dtype=torch.complex128)
-        rho[:, 0, 0] = 1
-        if a in heads:
-            blk = items[heads[a]]
-            u = blk.unitary
-            rho = u @ rho @ u.conj().transpose(-1, -2)
-            lam = blk.lam.get(a, 1.0)
-            rho = lam * rho + (1 - lam) / 2 * torch.eye(2, dtype=rho.dtype)
-        states.append(rho)
+    for item in reversed(items):
+        obs = _apply_item(obs, item, n, adjoint=True)
+    states = [heads[a] for a in range(n)]
     # contract shared states first (batch 1), the per-sample ones last
     order = sorted(range(n), key=lambda a: states[a].shape[0] > 1)
     t = obs[0]
@@ -258,7 +268,19 @@ def _group_p1_heisenberg(items: list, heads: dict[int, int], n: int, readout_axi
     return p.reshape(nb)
 
 
-def _group_p1_schrodinger(items: list, n: int, readout_axis: int, nb: int,
+def _product_rho(heads: dict[int, torch.Tensor], n: int, start: int, stop: int, dtype) -> torch.Tensor:
+    """``(stop-start, 2,…,2 [rows], 2,…,2 [cols])`` product of the head states of samples ``start:stop``."""
+    b = stop - start
+    rho = torch.ones(b, 1, 1, dtype=dtype)
+    for a in range(n):
+        h = heads[a]
+        h = (h[start:stop] if h.shape[0] > 1 else h.expand(b, 2, 2)).to(dtype)
+        m = rho.shape[-1]
+        rho = (rho[:, :, None, :, None] * h[:, None, :, None, :]).reshape(b, 2 * m, 2 * m)
+    return rho.reshape((b,) + (2,) * (2 * n))
+
+
+def _group_p1_schrodinger(items: list, heads: dict[int, torch.Tensor], n: int, readout_axis: int, nb: int,
                           dtype: torch.dtype) -> torch.Tensor:
     """P(1) on the readout axis before readout error, evolving density matrices."""
     per_sample = 16 * 4**n
@@ -266,8 +288,7 @@ def _group_p1_schrodinger(items: list, n: int, readout_axis: int, nb: int,
     out = []
     for start in range(0, nb, chunk):
         stop = min(nb, start + chunk)
-        rho = torch.zeros((stop - start,) + (2,) * (2 * n), dtype=dtype)
-        rho[(slice(None),) + (0,) * (2 * n)] = 1
+        rho = _product_rho(heads, n, start, stop, dtype)
         for item in items:
             if isinstance(item, _Block):
                 sub = item.unitary[start:stop] if item.unitary.shape[0] > 1 else item.unitary
@@ -277,18 +298,6 @@ def _group_p1_schrodinger(items: list, n: int, readout_axis: int, nb: int,
         diag = diag.reshape((stop - start,) + (2,) * n)
         out.append(diag.select(1 + readout_axis, 1).reshape(stop - start, -1).sum(-1))
     return torch.cat(out).to(torch.float64)
-
-
-def _heads(items: list, n: int) -> dict[int, int] | None:
-    """Axis -> its head block, if every varying block is a 1-qubit head; else None."""
-    heads, seen = {}, set()
-    for i, item in enumerate(items):
-        if isinstance(item, _Block) and len(item.qubits) == 1 and item.qubits[0] not in seen:
-            heads[item.qubits[0]] = i
-        elif isinstance(item, _Block) and item.varying:
-            return None
-        seen.update(item.qubits)
-    return heads
 
 
 @contextmanager
@@ -337,15 +346,15 @@ def _exact_p1(circuits, noise, method, dtype) -> np.ndarray:
             raise HardwareError(f"the circuit uses {n} qubits; the density-matrix emulator handles <= "
                                 f"{MAX_QUBITS} (the trajectory emulator handles more)")
         axes = group.axes
-        items = _fuse(group, axes, noise)
-        heads = _heads(items, n) if method != "schrodinger" else None
-        if method == "heisenberg" and heads is None:
+        heads, items = _fuse(group, axes, noise)
+        shared = not any(isinstance(item, _Block) and item.varying for item in items)
+        if method == "heisenberg" and not shared:
             raise HardwareError("samples differ beyond their leading one-qubit gates")
         nb = len(group.indices)
-        if heads is not None:
+        if shared and method != "schrodinger":
             p = _group_p1_heisenberg(items, heads, n, axes[group.readout], nb)
         else:
-            p = _group_p1_schrodinger(items, n, axes[group.readout], nb, dtype)
+            p = _group_p1_schrodinger(items, heads, n, axes[group.readout], nb, dtype)
         flip = noise.readout.get(group.readout, 0.0)
         p = p.clamp(0.0, 1.0).numpy()
         p1[group.indices] = (1 - flip) * p + flip * (1 - p)

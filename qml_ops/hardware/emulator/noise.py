@@ -41,7 +41,7 @@ Example:
     >>> ad.is_pauli, Channel.phase_damping(0.1).is_pauli
     (False, True)
     >>> [round(p, 4) for p in ad.twirled().pauli_probs]
-    [0.9237, 0.025, 0.025, 0.0263]
+    [0.9493, 0.025, 0.025, 0.0007]
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ def thermal_relaxation(duration: float, t1: float, t2: float) -> tuple[Channel, 
 
     Example:
         >>> [c.name for c in thermal_relaxation(0.1, 50.0, 40.0)]
-        ['amplitude_damping(0.001998)', 'phase_damping(0.002996)']
+        ['amplitude_damping(0.001998)', 'phase_damping(0.0029955)']
     """
     if not (duration >= 0 and t1 > 0 and 0 < t2 <= 2 * t1):
         raise HardwareError(f"thermal relaxation needs duration >= 0, T1 > 0 and 0 < T2 <= 2·T1, but got "

@@ -68,6 +68,8 @@ __all__ = ["TrajectoryResult", "trajectory_p1", "MAX_CHUNK_BYTES", "FUSE_QUBITS"
 
 #: Default memory bound of one chunk of state vectors (including the work copies).
 MAX_CHUNK_BYTES = 512 * 2**20
+#: Up to this many qubits the CPU emulator runs on one thread unless told otherwise.
+SMALL_QUBITS = 12
 #: Default width of fused gate blocks (measured: 4-5 is fastest on CPU, see benchmarks/bench_emulator.py).
 FUSE_QUBITS = 5
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -112,14 +114,14 @@ class _Block:
 @dataclass
 class _Kraus:
     axis: int
-    kraus: np.ndarray  # (m, 2, 2)
+    kraus: torch.Tensor  # (m, 2, 2), on the compute device
     draw: int  # index of its uniform draws
 
 
 @dataclass
 class _Program:
     n: int
-    heads: dict[int, list[tuple]] = field(default_factory=dict)  # axis -> ("g", k) | ("e", loc)
+    heads: dict[int, list[tuple]] = field(default_factory=dict)  # axis -> ("g", k) | ("e", loc) | ("k", draw, kraus)
     body: list[_Block | _Kraus] = field(default_factory=list)
     locations: list[_Location] = field(default_factory=list)
     n_draws: int = 0
@@ -132,7 +134,8 @@ def _block_cost(k: int) -> float:
     return 9.0 + 2.0**k
 
 
-def _build_program(group: Group, noise: NoiseParams, fuse_qubits: int) -> _Program:
+def _build_program(group: Group, noise: NoiseParams, fuse_qubits: int, dtype: torch.dtype = torch.complex64,
+                   device: torch.device | str = "cpu") -> _Program:
     """Split each qubit's leading one-qubit gates (heads) from the body; fuse the body.
 
     Fusion is greedy in time order: a gate (or Pauli error location) joins the
@@ -195,10 +198,13 @@ def _build_program(group: Group, noise: NoiseParams, fuse_qubits: int) -> _Progr
         if channel.n_qubits != 1:
             raise HardwareError(f"channel {channel.name}: the trajectory emulator unravels one-qubit non-Pauli "
                                 "channels only (use Channel.twirled() for a Pauli approximation)")
-        in_head[ax[0]] = False
-        prog.body.append(_Kraus(ax[0], np.stack(channel.kraus), prog.n_draws))
+        kraus = torch.as_tensor(np.stack(channel.kraus), dtype=dtype, device=device)
+        if in_head[ax[0]]:  # the qubit is not entangled yet: draw the branch on its own state
+            prog.heads.setdefault(ax[0], []).append(("k", prog.n_draws, kraus))
+        else:
+            prog.body.append(_Kraus(ax[0], kraus, prog.n_draws))
+            open_[ax[0]] = len(prog.body) - 1
         prog.n_draws += 1
-        open_[ax[0]] = len(prog.body) - 1
     prog.body = [item for item in prog.body if not isinstance(item, _Block) or item.alive]
     return prog
 
@@ -270,19 +276,26 @@ def _block_matrix(block: _Block, mats: _Mats, paulis: torch.Tensor | None, traj:
     return m.reshape(m.shape[0], m.shape[1], d, d)
 
 
-def _head_vectors(prog: _Program, mats: _Mats, paulis: torch.Tensor, traj: torch.Tensor) -> dict[int, torch.Tensor]:
-    """Axis -> ``(T' or 1, S or 1, 2)`` state of its head (gates and errors on ``|0⟩``)."""
+def _head_vectors(prog: _Program, mats: _Mats, paulis: torch.Tensor, traj: torch.Tensor,
+                  uniforms: torch.Tensor) -> dict[int, torch.Tensor]:
+    """Axis -> ``(T' or 1, S or 1, 2)`` state of its head (gates, errors and Kraus branches on ``|0⟩``)."""
     out = {}
     for axis, entries in prog.heads.items():
         v = torch.zeros(1, 1, 2, dtype=mats.dtype, device=mats.device)
         v[..., 0] = 1
-        for kind, ref in entries:
+        for entry in entries:
+            kind, ref = entry[0], entry[1]
             if kind == "g":
                 v = (mats.gate(ref)[None] @ v[..., None])[..., 0]
-            else:
+            elif kind == "e":
                 ids = paulis[ref, traj]
                 if bool((ids != 0).any()):
                     v = (mats.pauli[1][ids][:, None] @ v[..., None])[..., 0]
+            else:
+                u = uniforms[ref, traj]  # (T', S)
+                v = v.expand(u.shape[0], u.shape[1], 2)
+                m = _kraus_branch(v[..., 0].reshape(-1, 1), v[..., 1].reshape(-1, 1), entry[2], u.reshape(-1))
+                v = (m @ v.reshape(-1, 2, 1)).reshape(u.shape[0], u.shape[1], 2)
         out[axis] = v
     return out
 
@@ -407,19 +420,38 @@ def _apply_block_rows(x: torch.Tensor, step: _Step, ideal: torch.Tensor, own: tu
     return out
 
 
+def _kraus_branch(a: torch.Tensor, b: torch.Tensor, kraus: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Per row, the Kraus operator drawn with probability ``‖K_i ψ‖²``, divided by its norm.
+
+    Args:
+        a, b: ``(R, …)`` amplitudes with the qubit in 0 and in 1.
+        kraus: ``(m, 2, 2)`` operators.
+        u: ``(R,)`` uniforms.
+
+    Returns:
+        ``(R, 2, 2)`` operators to apply.
+    """
+    dims = tuple(range(1, a.dim()))
+    r00 = (a.real**2 + a.imag**2).sum(dims)
+    r11 = (b.real**2 + b.imag**2).sum(dims)
+    r01 = (a * b.conj()).sum(dims)  # ρ_01
+    effects = kraus.conj().transpose(-1, -2) @ kraus  # (m, 2, 2), Hermitian
+    # Tr(E ρ) = E00 ρ00 + E11 ρ11 + 2 Re(E10 ρ01)
+    probs = (effects[:, 0, 0].real[None] * r00[:, None] + effects[:, 1, 1].real[None] * r11[:, None]
+             + 2 * (effects[:, 1, 0][None] * r01[:, None]).real).clamp_min(0)
+    cum = probs.cumsum(-1)
+    pick = (u[:, None].to(cum.dtype) * cum[:, -1:] >= cum).sum(-1).clamp_max(len(kraus) - 1)
+    scale = probs.gather(-1, pick[:, None]).clamp_min(1e-30).rsqrt()
+    return kraus[pick] * scale[..., None].to(kraus.dtype)
+
+
 def _apply_kraus(x: torch.Tensor, step: _Step, u: torch.Tensor) -> torch.Tensor:
     """Draw a Kraus branch per row with probability ``‖K_i ψ‖²`` (``u``: one uniform per row)."""
     rows, size = x.shape
     xv = x.reshape(rows, 2**step.pos, 2, size // 2 ** (step.pos + 1))
-    rho = torch.einsum("xliy,xljy->xij", xv, xv.conj())
-    kraus = torch.as_tensor(step.item.kraus, dtype=x.dtype, device=x.device)
-    effects = kraus.conj().transpose(-1, -2) @ kraus  # (m, 2, 2)
-    probs = torch.einsum("mjk,xkj->xm", effects, rho).real.clamp_min(0)
-    cum = probs.cumsum(-1)
-    pick = (u[:, None] * cum[:, -1:] >= cum).sum(-1).clamp_max(len(kraus) - 1)
-    scale = probs.gather(-1, pick[:, None]).clamp_min(1e-30).rsqrt()
-    chosen = kraus[pick] * scale[..., None].to(x.dtype)
-    return torch.einsum("xij,xljy->xliy", chosen, xv).reshape(rows, size)
+    a, b = xv[:, :, 0], xv[:, :, 1]
+    m = _kraus_branch(a, b, step.item.kraus, u)[:, :, :, None, None]
+    return torch.stack([m[:, 0, 0] * a + m[:, 0, 1] * b, m[:, 1, 0] * a + m[:, 1, 1] * b], dim=2).reshape(rows, size)
 
 
 def _readout_p1(x: torch.Tensor, pos: int) -> torch.Tensor:
@@ -441,7 +473,7 @@ def _group_trajectories(group: Group, noise: NoiseParams, trajectories: int, rng
                         device: torch.device, dtype: torch.dtype, max_chunk_bytes: int,
                         fuse_qubits: int) -> np.ndarray:
     """``(T, S)`` exact P(1) (before readout error) of every trajectory and sample of a group."""
-    prog = _build_program(group, noise, fuse_qubits)
+    prog = _build_program(group, noise, fuse_qubits, dtype, device)
     initial, steps = _plan(prog)
     n, ns, nt = prog.n, len(group.indices), trajectories
     paulis = torch.as_tensor(_sample_paulis(prog.locations, nt, rng), device=device)
@@ -459,7 +491,7 @@ def _group_trajectories(group: Group, noise: NoiseParams, trajectories: int, rng
     readout_pos = order.index(group.axes[group.readout])
     for t0 in range(0, nt, tc):
         traj = torch.arange(t0, min(nt, t0 + tc), device=device)
-        heads = _head_vectors(prog, mats, paulis, traj)
+        heads = _head_vectors(prog, mats, paulis, traj, uniforms)
         own = {}  # block -> (local trajectory indices, their (n_e, 1 or S, d, d) matrices with errors)
         for b in blocks:
             h = hit[id(b)]
@@ -512,7 +544,8 @@ def trajectory_p1(
         max_chunk_bytes: memory bound of one chunk of states (at least one state
             is always processed).
         fuse_qubits: most qubits of a fused gate block (2..8).
-        num_threads: torch intra-op threads during the call (None: torch's setting).
+        num_threads: torch intra-op threads during the call (None: one thread on CPU up to
+            :data:`SMALL_QUBITS` qubits, torch's setting above).
 
     Raises:
         HardwareError: bad arguments, or a multi-qubit non-Pauli channel.
@@ -525,11 +558,14 @@ def trajectory_p1(
         raise HardwareError(f"dtype must be torch.complex64 or torch.complex128, but got {dtype}")
     device = torch.device(device or "cpu")
     rng = np.random.default_rng(seed)
+    groups = group_circuits(circuits)
+    if num_threads is None and device.type == "cpu" and max(g.n_qubits for g in groups) <= SMALL_QUBITS:
+        num_threads = 1  # small states: more threads mostly wait (and spin) on shared cores
     n_circuits = len(circuits)
     p1 = np.empty(n_circuits)
     stderr = np.empty(n_circuits)
     with torch_threads(num_threads), torch.no_grad():
-        for group in group_circuits(circuits):
+        for group in groups:
             per_traj = _group_trajectories(group, noise, int(trajectories), rng, device, dtype,
                                            max_chunk_bytes, fuse_qubits)
             flip = noise.readout.get(group.readout, 0.0)
