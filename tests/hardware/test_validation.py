@@ -177,3 +177,72 @@ def test_refuses_a_model_trained_on_other_data(tmp_path, monkeypatch, no_aws):
     assert not (root / "metrics/hardware.json").exists()
     (root / "dvc.lock").write_text(lock.format("aaaa"))
     assert run_stage("hardware", hardware_stage.main, []) == 0
+
+
+def test_a_device_that_cannot_run_the_model_does_not_sink_the_stage(trained_project, no_aws, monkeypatch, capsys):
+    """Garnet here has 3 working qubits (its real calibration cut down), the model needs 4: Garnet is
+    reported unsupported with the reason, Forte is validated (by trajectories), the stage completes."""
+    from dataclasses import replace
+
+    from qml_ops.hardware import reporting
+    from qml_ops.hardware.profiles import load_profile
+
+    root, trained = trained_project
+    write_params(root)
+    with (root / "params.yaml").open("a") as f:
+        f.write("  emulator_method: trajectories\n  trajectories: 8\n")
+
+    def fewer_qubits(device_id):
+        profile = load_profile(device_id)
+        return replace(profile, qubits=profile.qubits[:3]) if device_id == "iqm-garnet" else profile
+
+    monkeypatch.setattr(reporting, "load_profile", fewer_qubits)
+    assert run_stage("hardware", hardware_stage.main, []) == 0
+    out = capsys.readouterr().out
+    report = json.loads((root / "metrics/hardware.json").read_text())
+    assert report["status"] == "ok"
+    garnet, forte = report["devices"]["iqm-garnet"], report["devices"]["ionq-forte-enterprise-1"]
+    assert garnet["status"] == "unsupported"
+    assert garnet["reason"].startswith("the model needs 4 qubits; iqm-garnet has 3")
+    assert "accuracy" not in garnet and "iqm-garnet" not in report["gate"]
+    assert forte["status"] == "ok" and 0 <= forte["accuracy"] <= 1
+    assert forte["emulator_method"] == "trajectories" and forte["emulator_trajectories"] == 8
+    assert 0 < forte["emulator_p1_stderr"] <= forte["emulator_p1_stderr_max"] < 0.5
+    assert "iqm-garnet                 unsupported: the model needs 4 qubits" in out
+    assert "trajectories x8 (p1 stderr" in out
+    run = tracking.client().get_run(report["mlflow_run_id"])
+    assert run.data.params["hw.iqm-garnet.status"] == "unsupported"
+    assert run.data.params["hw.ionq-forte-enterprise-1.status"] == "ok"
+    assert run.data.params["hw.ionq-forte-enterprise-1.emulator_method"] == "trajectories"
+    assert run.data.tags["hw.iqm-garnet.unsupported"] == garnet["reason"]
+    assert "hw.ionq-forte-enterprise-1.emulator_p1_stderr" in run.data.metrics
+    assert not any(k.startswith("hw.iqm-garnet.") for k in run.data.metrics)
+    version = tracking.client().get_model_version("qcnn", trained["version"])
+    assert "emu.ionq-forte-enterprise-1.accuracy" in version.tags and "emu.iqm-garnet.accuracy" not in version.tags
+    assert (root / "plots/hardware/accuracy_per_device.png").exists()
+
+
+def test_the_stage_fails_only_when_no_device_can_run(trained_project, no_aws):
+    root, _ = trained_project
+    write_params(root)
+    with (root / "params.yaml").open("a") as f:
+        f.write("  emulator_method: trajectories\n  emulator_max_qubits: 3\n")
+    assert run_stage("hardware", hardware_stage.main, []) == 1
+    assert not (root / "metrics/hardware.json").exists()  # nothing half-written
+    runs = tracking.client().search_runs([tracking.client().get_experiment_by_name("test").experiment_id],
+                                         "attributes.run_name = 'hardware-emulate'")
+    assert runs and runs[0].data.params["hw.iqm-garnet.status"] == "unsupported"
+    assert "hardware.emulator_max_qubits is 3" in runs[0].data.tags["hw.ionq-forte-enterprise-1.unsupported"]
+
+
+def test_emulator_settings_are_checked_with_the_params():
+    from qml_ops.errors import ConfigError
+    from qml_ops.hardware.emulator.settings import DEFAULT_MAX_QUBITS, DEFAULT_TRAJECTORIES
+
+    hw = parse_params({}).hardware
+    assert (hw.emulator_method, hw.trajectories, hw.emulator_device, hw.emulator_max_qubits) == (
+        "auto", DEFAULT_TRAJECTORIES, "auto", DEFAULT_MAX_QUBITS)  # one set of defaults
+    with pytest.raises(ConfigError, match="hardware.emulator_method"):
+        parse_params({"hardware": {"emulator": "braket", "emulator_method": "trajectories"}})
+    with pytest.raises(ConfigError, match="hardware.trajectories = 1"):
+        parse_params({"hardware": {"trajectories": 1}})
