@@ -480,8 +480,16 @@ def _group_trajectories(group: Group, noise: NoiseParams, trajectories: int, rng
     uniforms = torch.as_tensor(rng.random((prog.n_draws, nt, ns)), device=device)
     mats = _Mats(group, dtype, device)
     blocks = [step.item for step in steps if isinstance(step.item, _Block)]
-    ideal = {id(b): _block_matrix(b, mats, None, None)[0] for b in blocks}
-    hit = {id(b): (paulis[b.locations()] != 0).any(0) if b.locations() else None for b in blocks}
+    everyone = torch.arange(nt, device=device)
+    with torch_threads(1):  # small matrices: one thread (more only wait, on shared cores)
+        ideal = {id(b): _block_matrix(b, mats, None, None)[0] for b in blocks}
+        heads_all = _head_vectors(prog, mats, paulis, everyone, uniforms)
+        own_all = {}  # block -> (trajectory ids with errors in it, their (n_e, 1 or S, d, d) matrices)
+        for b in blocks:
+            if b.locations():
+                ids = torch.nonzero((paulis[b.locations()] != 0).any(0)).flatten()
+                if len(ids):
+                    own_all[id(b)] = (ids, _block_matrix(b, mats, paulis, ids))
     itemsize = torch.empty((), dtype=dtype).element_size()
     tc, sc = _chunks(nt, ns, max_chunk_bytes // (3 * itemsize * 2**n))
     out = torch.empty(nt, ns, dtype=torch.float64, device=device)
@@ -490,15 +498,14 @@ def _group_trajectories(group: Group, noise: NoiseParams, trajectories: int, rng
         order = step.layout or order
     readout_pos = order.index(group.axes[group.readout])
     for t0 in range(0, nt, tc):
-        traj = torch.arange(t0, min(nt, t0 + tc), device=device)
-        heads = _head_vectors(prog, mats, paulis, traj, uniforms)
-        own = {}  # block -> (local trajectory indices, their (n_e, 1 or S, d, d) matrices with errors)
-        for b in blocks:
-            h = hit[id(b)]
-            if h is None or not bool(h[traj].any()):
-                continue
-            local = torch.nonzero(h[traj]).flatten()
-            own[id(b)] = (local.tolist(), _block_matrix(b, mats, paulis, traj[local]))
+        t1 = min(nt, t0 + tc)
+        traj = torch.arange(t0, t1, device=device)
+        heads = {a: (v[t0:t1] if v.shape[0] > 1 else v) for a, v in heads_all.items()}
+        own = {}  # block -> (chunk-local trajectory indices, their matrices)
+        for key, (ids, matrices) in own_all.items():
+            inside = (ids >= t0) & (ids < t1)
+            if bool(inside.any()):
+                own[key] = ((ids[inside] - t0).tolist(), matrices[inside])
         for s0 in range(0, ns, sc):
             s1 = min(ns, s0 + sc)
             width = s1 - s0
