@@ -66,8 +66,9 @@ from qml_ops.hardware.emulator.program import Group, group_circuits
 
 __all__ = ["TrajectoryResult", "trajectory_p1", "MAX_CHUNK_BYTES", "FUSE_QUBITS"]
 
-#: Default memory bound of one chunk of state vectors (including the work copies).
-MAX_CHUNK_BYTES = 512 * 2**20
+#: Default memory bound of one chunk of state vectors on CPU (including the work copies): a few
+#: 16-qubit states, so a chunk stays in cache (measured fastest on 2 cores; larger chunks are slower).
+MAX_CHUNK_BYTES = 16 * 2**20
 #: Up to this many qubits the CPU emulator runs on one thread unless told otherwise.
 SMALL_QUBITS = 12
 #: Default width of fused gate blocks (measured: 4-5 is fastest on CPU, see benchmarks/bench_emulator.py).
@@ -533,7 +534,7 @@ def trajectory_p1(
     seed: int | np.random.Generator | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.complex64,
-    max_chunk_bytes: int = MAX_CHUNK_BYTES,
+    max_chunk_bytes: int | None = None,
     fuse_qubits: int = FUSE_QUBITS,
     num_threads: int | None = None,
 ) -> TrajectoryResult:
@@ -549,7 +550,8 @@ def trajectory_p1(
         device: torch device (``"cpu"``, ``"cuda"``; None: CPU).
         dtype: complex64 (default) or complex128 state vectors.
         max_chunk_bytes: memory bound of one chunk of states (at least one state
-            is always processed).
+            is always processed); None: :data:`MAX_CHUNK_BYTES` on CPU, a quarter of
+            the free memory on CUDA.
         fuse_qubits: most qubits of a fused gate block (2..8).
         num_threads: torch intra-op threads during the call (None: one thread on CPU up to
             :data:`SMALL_QUBITS` qubits, torch's setting above).
@@ -564,6 +566,8 @@ def trajectory_p1(
     if dtype not in (torch.complex64, torch.complex128):
         raise HardwareError(f"dtype must be torch.complex64 or torch.complex128, but got {dtype}")
     device = torch.device(device or "cpu")
+    if max_chunk_bytes is None:
+        max_chunk_bytes = torch.cuda.mem_get_info(device)[0] // 4 if device.type == "cuda" else MAX_CHUNK_BYTES
     rng = np.random.default_rng(seed)
     groups = group_circuits(circuits)
     if num_threads is None and device.type == "cpu" and max(g.n_qubits for g in groups) <= SMALL_QUBITS:
