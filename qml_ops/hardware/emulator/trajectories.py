@@ -53,6 +53,7 @@ Example:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -69,7 +70,7 @@ __all__ = ["TrajectoryResult", "trajectory_p1", "MAX_CHUNK_BYTES", "FUSE_QUBITS"
 #: Default memory bound of one chunk of state vectors on CPU (including the work copies): a few
 #: 16-qubit states, so a chunk stays in cache (measured fastest on 2 cores; larger chunks are slower).
 MAX_CHUNK_BYTES = 16 * 2**20
-#: Up to this many qubits the CPU emulator runs on one thread unless told otherwise.
+#: Up to this many qubits the CPU emulator runs on one thread.
 SMALL_QUBITS = 12
 #: Default width of fused gate blocks (measured: 4-5 is fastest on CPU, see benchmarks/bench_emulator.py).
 FUSE_QUBITS = 5
@@ -472,7 +473,7 @@ def _chunks(n_traj: int, n_samples: int, rows: int) -> tuple[int, int]:
 
 def _group_trajectories(group: Group, noise: NoiseParams, trajectories: int, rng: np.random.Generator,
                         device: torch.device, dtype: torch.dtype, max_chunk_bytes: int,
-                        fuse_qubits: int) -> np.ndarray:
+                        fuse_qubits: int, workers: int) -> np.ndarray:
     """``(T, S)`` exact P(1) (before readout error) of every trajectory and sample of a group."""
     prog = _build_program(group, noise, fuse_qubits, dtype, device)
     initial, steps = _plan(prog)
@@ -492,37 +493,43 @@ def _group_trajectories(group: Group, noise: NoiseParams, trajectories: int, rng
                 if len(ids):
                     own_all[id(b)] = (ids, _block_matrix(b, mats, paulis, ids))
     itemsize = torch.empty((), dtype=dtype).element_size()
-    tc, sc = _chunks(nt, ns, max_chunk_bytes // (3 * itemsize * 2**n))
+    tc, sc = _chunks(nt, ns, max_chunk_bytes // (3 * itemsize * 2**n * max(1, workers)))
     out = torch.empty(nt, ns, dtype=torch.float64, device=device)
     order = list(initial)
     for step in steps:
         order = step.layout or order
     readout_pos = order.index(group.axes[group.readout])
-    for t0 in range(0, nt, tc):
-        t1 = min(nt, t0 + tc)
+
+    def run_chunk(t0: int, t1: int, s0: int, s1: int) -> None:
         traj = torch.arange(t0, t1, device=device)
+        width = s1 - s0
         heads = {a: (v[t0:t1] if v.shape[0] > 1 else v) for a, v in heads_all.items()}
         own = {}  # block -> (chunk-local trajectory indices, their matrices)
         for key, (ids, matrices) in own_all.items():
             inside = (ids >= t0) & (ids < t1)
             if bool(inside.any()):
                 own[key] = ((ids[inside] - t0).tolist(), matrices[inside])
-        for s0 in range(0, ns, sc):
-            s1 = min(ns, s0 + sc)
-            width = s1 - s0
-            x = _product_state(initial, heads, len(traj), width, s0, dtype, device)
-            order = list(initial)
-            for step in steps:
-                if isinstance(step.item, _Kraus):
-                    u = uniforms[step.item.draw, traj][:, s0:s1].reshape(-1).to(x.real.dtype)
-                    x = _apply_kraus(x, step, u)
-                    continue
-                if step.layout is not None:
-                    x = _permute(x, order, step.layout)
-                    order = step.layout
-                x = _apply_block_rows(x, step, ideal[id(step.item)], own.get(id(step.item)), len(traj),
-                                      s0, s1)
-            out[traj, s0:s1] = _readout_p1(x, readout_pos).reshape(len(traj), width)
+        x = _product_state(initial, heads, t1 - t0, width, s0, dtype, device)
+        order = list(initial)
+        for step in steps:
+            if isinstance(step.item, _Kraus):
+                u = uniforms[step.item.draw, t0:t1, s0:s1].reshape(-1).to(x.real.dtype)
+                x = _apply_kraus(x, step, u)
+                continue
+            if step.layout is not None:
+                x = _permute(x, order, step.layout)
+                order = step.layout
+            x = _apply_block_rows(x, step, ideal[id(step.item)], own.get(id(step.item)), t1 - t0, s0, s1)
+        out[t0:t1, s0:s1] = _readout_p1(x, readout_pos).reshape(t1 - t0, width)
+
+    chunks = [(t0, min(nt, t0 + tc), s0, min(ns, s0 + sc)) for t0 in range(0, nt, tc) for s0 in range(0, ns, sc)]
+    if workers <= 1 or len(chunks) == 1:
+        for chunk in chunks:
+            run_chunk(*chunk)
+    else:  # independent chunks in parallel threads (torch releases the GIL inside its kernels)
+        with torch_threads(1), ThreadPoolExecutor(workers) as pool:
+            for future in [pool.submit(run_chunk, *chunk) for chunk in chunks]:
+                future.result()
     return out.cpu().numpy()
 
 
@@ -553,8 +560,9 @@ def trajectory_p1(
             is always processed); None: :data:`MAX_CHUNK_BYTES` on CPU, a quarter of
             the free memory on CUDA.
         fuse_qubits: most qubits of a fused gate block (2..8).
-        num_threads: torch intra-op threads during the call (None: one thread on CPU up to
-            :data:`SMALL_QUBITS` qubits, torch's setting above).
+        num_threads: CPU threads (None: torch's setting). Chunks of states run in that
+            many worker threads, each operation on one thread; circuits up to
+            :data:`SMALL_QUBITS` qubits run on one thread.
 
     Raises:
         HardwareError: bad arguments, or a multi-qubit non-Pauli channel.
@@ -570,15 +578,18 @@ def trajectory_p1(
         max_chunk_bytes = torch.cuda.mem_get_info(device)[0] // 4 if device.type == "cuda" else MAX_CHUNK_BYTES
     rng = np.random.default_rng(seed)
     groups = group_circuits(circuits)
-    if num_threads is None and device.type == "cpu" and max(g.n_qubits for g in groups) <= SMALL_QUBITS:
-        num_threads = 1  # small states: more threads mostly wait (and spin) on shared cores
+    threads = torch.get_num_threads() if num_threads is None else int(num_threads)
+    small = max(g.n_qubits for g in groups) <= SMALL_QUBITS
+    # CPU: chunks run in parallel threads, each op on one thread (robust on shared cores,
+    # where intra-op threads wait for each other); small states on one thread only
+    workers = 1 if device.type != "cpu" or small else max(1, threads)
     n_circuits = len(circuits)
     p1 = np.empty(n_circuits)
     stderr = np.empty(n_circuits)
-    with torch_threads(num_threads), torch.no_grad():
+    with torch_threads(1 if device.type == "cpu" else None), torch.no_grad():
         for group in groups:
             per_traj = _group_trajectories(group, noise, int(trajectories), rng, device, dtype,
-                                           max_chunk_bytes, fuse_qubits)
+                                           max_chunk_bytes, fuse_qubits, workers)
             flip = noise.readout.get(group.readout, 0.0)
             per_traj = (1 - flip) * per_traj + flip * (1 - per_traj)
             p1[group.indices] = per_traj.mean(0)
