@@ -225,7 +225,7 @@ def results_text(summary: dict[str, Any]) -> str:
 
 
 def _method_text(m: dict[str, Any]) -> str:
-    """``, trajectories x64 (±0.012)`` for an emulated device, else empty."""
+    """``, trajectories x64 (p1 stderr 0.0105)`` for an emulated device, else empty."""
     method = m.get("emulator_method")
     if not method:
         return ""
