@@ -213,7 +213,10 @@ def test_report_gate_counts():
             print(f"{device_id:26s} {case:16s} {n2q:4d} {depth:6d} {nq:6d}")
 
 
-@pytest.mark.parametrize("device_id", ["rigetti-cepheus-1-108q", "iqm-garnet", "iqm-emerald", "ionq-forte-enterprise-1"])
+DEFAULT_DEVICES = ["rigetti-cepheus-1-108q", "iqm-garnet", "iqm-emerald", "ionq-forte-enterprise-1"]
+
+
+@pytest.mark.parametrize("device_id", DEFAULT_DEVICES)
 def test_sixteen_qubit_layouts_follow_calibration_and_compute_the_model(device_id, profiles):
     """What users train (16 qubits) on the real coupling maps: native gates on calibrated couplers
     chosen among the best, and the compiled circuit computes the logical QCNN (noiseless

@@ -69,7 +69,7 @@ import torch
 
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.emulator.density_matrix import torch_threads
-from qml_ops.hardware.emulator.noise import Channel, NoiseParams, pauli_matrix
+from qml_ops.hardware.emulator.noise import NoiseParams, pauli_matrix
 from qml_ops.hardware.emulator.program import Group, group_circuits
 
 __all__ = ["TrajectoryResult", "trajectory_p1", "MAX_CHUNK_BYTES", "FUSE_QUBITS"]
