@@ -254,6 +254,11 @@ class HardwareParams(_Section):
     shots: int = Field(512, ge=1)
     seed: int = Field(0, ge=0)
     emulator: Literal["torch", "braket"] = "torch"
+    emulator_method: Literal["auto", "density_matrix", "trajectories"] = "auto"
+    # defaults equal qml_ops.hardware.emulator.settings' (a test keeps them so; config imports no hardware)
+    trajectories: int = Field(64, ge=2, le=100_000)
+    emulator_device: Literal["auto", "cpu", "cuda"] = "auto"
+    emulator_max_qubits: int = Field(22, ge=1, le=40)
     one_task_per_inference: bool = False
     max_budget_usd: float = Field(0.0, ge=0)
     approve_usd: float = Field(0.0, ge=0)
@@ -287,6 +292,9 @@ class HardwareParams(_Section):
                 "'local' is the noiseless simulator: every device's sim_accuracy and sim_shot_accuracy are its "
                 "figures already; list QPUs (their calibrated emulators run offline)",
             )
+        if self.emulator == "braket" and self.emulator_method == "trajectories":
+            raise _ComboError("hardware.emulator_method", "trajectories",
+                              "trajectories are the torch emulator's; hardware.emulator 'braket' is a density matrix")
         if self.mode == "qpu" and not self.s3_bucket:
             raise _ComboError("hardware.s3_bucket", None, "mode 'qpu' needs an S3 bucket for the task results")
         return self

@@ -123,13 +123,19 @@ def _hardware(s: Mapping[str, Any], verbose: bool) -> list[str]:
              "emulated or QPU | verdict |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in s.get("rows", []):
+        if row["verdict"] == "unsupported":
+            lines.append(f"| {row['run']} | – | – | – | – | – | – | unsupported | unsupported: "
+                         f"{row.get('verdict_summary', '')} |")
+            continue
         backend = {"simulator": "simulator", "emulator": "emulated", "qpu": "QPU"}.get(row["backend"], row["backend"])
+        if row["backend"] == "emulator" and row.get("emulation", "n/a") != "n/a":
+            backend = f"emulated ({row['emulation']})"
         lines.append(f"| {row['run']} | {_interval(row, 'accuracy')} | {_interval(row, 'sim2real_gap', True)} | "
                      f"${row['cost_per_inference_usd']:.4f} | {row['two_qubit_gates']} | {row['depth']} | "
                      f"{row['profile_date']} | {backend} | {row['verdict']} |")
     if verbose:
         notes = [f"- **{row['run']}**: {row['verdict_summary']}" for row in s.get("rows", [])
-                 if row.get("verdict_summary") and row["verdict"] != "pass"]
+                 if row.get("verdict_summary") and row["verdict"] not in ("pass", "unsupported")]
         if notes:
             lines += ["", *notes]
     return lines

@@ -37,7 +37,12 @@ RUN_METRIC_KEYS = (
     "two_qubit_gates", "depth", "shots", "n_samples",
 )
 #: Param keys of every hardware child run.
-RUN_PARAM_KEYS = ("device", "vendor", "backend", "profile_date", "model_name", "model_version", "train_run_id")
+RUN_PARAM_KEYS = ("device", "vendor", "backend", "emulator_method", "profile_date", "model_name", "model_version",
+                  "train_run_id")
+#: ``emulator_method`` of runs no emulator computed (the simulator reference, a QPU).
+NO_EMULATOR = "n/a"
+#: The outcome of a device that could not run the model.
+UNSUPPORTED = "unsupported"
 #: What ``metrics/hardware.json`` keeps per device: figures that differ between experiments
 #: (shots and samples are params; cost and latency totals are in the report and MLflow).
 METRICS_FILE_KEYS = (
@@ -70,6 +75,8 @@ class EvidenceRow:
         verdict: the gate's verdict (``None`` for the simulator, which is not judged).
         details: report-only figures and facts (layout, profile, cost basis, ...).
         samples: the per-sample table (column -> values).
+        reason: why the device could not run the model (then ``metrics`` is empty
+            and ``verdict`` ``None``), else ``None``.
     """
 
     name: str
@@ -78,6 +85,11 @@ class EvidenceRow:
     verdict: Verdict | None = None
     details: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, list] = field(default_factory=dict)
+    reason: str | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self.reason is None
 
     @property
     def backend(self) -> str:
@@ -85,8 +97,17 @@ class EvidenceRow:
 
     @property
     def outcome(self) -> str:
-        """The verdict, or ``reference`` for the simulator (which is not judged)."""
+        """The verdict, ``unsupported``, or ``reference`` for the simulator (which is not judged)."""
+        if self.reason is not None:
+            return UNSUPPORTED
         return self.verdict.outcome if self.verdict else "reference"
+
+    @property
+    def emulation(self) -> str:
+        """How the figures were computed: ``trajectories ×256``, ``density_matrix``, or ``n/a``."""
+        method = self.params.get("emulator_method", NO_EMULATOR)
+        trajectories = self.details.get("emulator_trajectories")
+        return f"{method} ×{trajectories}" if method == "trajectories" and trajectories else method
 
 
 def logical_depth(gates: Sequence[Any]) -> int:
@@ -121,7 +142,8 @@ def simulator_row(y: np.ndarray, z_sim: np.ndarray, two_qubit_gates: int, depth:
         "latency_s_per_inference": round(float(latency_s_per_inference), 6),
         "two_qubit_gates": int(two_qubit_gates), "depth": int(depth), "shots": 0, "n_samples": int(len(y)),
     }
-    params = {"device": SIMULATOR, "vendor": "qml-ops", "backend": SIMULATOR, "profile_date": "n/a", **model}
+    params = {"device": SIMULATOR, "vendor": "qml-ops", "backend": SIMULATOR, "emulator_method": NO_EMULATOR,
+              "profile_date": "n/a", **model}
     samples = {"sample": list(range(len(y))), "label": [int(v) for v in y],
                "sim_expval": [round(float(v), 6) for v in z_sim], "sim_prediction": [int(v) for v in pred]}
     return EvidenceRow(SIMULATOR, metrics, params, None, {"exact_expectation_values": True}, samples)
@@ -132,9 +154,17 @@ def device_row(result: Any, model: dict[str, str]) -> EvidenceRow:
     m = result.metrics
     metrics = {key: m[key] for key in RUN_METRIC_KEYS}
     params = {"device": result.device, "vendor": str(m.get("vendor", "")), "backend": str(m.get("backend_kind", "")),
+              "emulator_method": str(m.get("emulator_method") or NO_EMULATOR),
               "profile_date": str(m.get("profile_date") or "n/a"), **model}
     details = {k: v for k, v in m.items() if k not in RUN_METRIC_KEYS}
     return EvidenceRow(result.device, metrics, params, result.verdict, details, dict(result.samples))
+
+
+def unsupported_row(result: Any, model: dict[str, str]) -> EvidenceRow:
+    """A device that could not run the model: its reason and what was compiled, no metrics."""
+    params = {"device": result.device, "vendor": "", "backend": UNSUPPORTED, "emulator_method": NO_EMULATOR,
+              "profile_date": "n/a", **model}
+    return EvidenceRow(result.device, {}, params, None, dict(result.metrics), {}, result.reason)
 
 
 def metrics_document(rows: Sequence[EvidenceRow], estimate_usd: float, promoted: bool) -> dict[str, Any]:
@@ -143,7 +173,7 @@ def metrics_document(rows: Sequence[EvidenceRow], estimate_usd: float, promoted:
     ``{"estimate_usd": …, "promoted": …, "simulator": {…}, "<device>": {…}}``.
     """
     doc: dict[str, Any] = {"estimate_usd": float(estimate_usd), "promoted": bool(promoted)}
-    for row in rows:
+    for row in (r for r in rows if r.supported):
         keys = SIMULATOR_FILE_KEYS if row.name == SIMULATOR else METRICS_FILE_KEYS
         doc[row.name] = {key: row.metrics[key] for key in keys}
     return doc
@@ -167,6 +197,9 @@ def report_document(rows: Sequence[EvidenceRow], limits: GateLimits, **facts: An
         entry = {**row.metrics, **row.details, **{k: row.params[k] for k in ("vendor", "backend", "profile_date")}}
         if row.name == SIMULATOR:
             simulator = entry
+            continue
+        if not row.supported:
+            devices[row.name] = {**row.details, "status": UNSUPPORTED, "reason": row.reason}
             continue
         v = row.verdict
         entry.update(verdict=v.outcome, verdict_summary=v.summary, verdict_reasons=list(v.reasons))
@@ -199,9 +232,17 @@ def results_table(rows: Sequence[EvidenceRow], limits: GateLimits, mode: str) ->
              f"{limits.max_gap}, cost per inference <= ${limits.max_cost_per_inference_usd:.2f}", header]
     for row in rows:
         m = row.metrics
+        if not row.supported:
+            lines.append(f"  {row.name:24s} {'-':9s} unsupported: {row.reason}")
+            continue
         lines.append(f"  {row.name:24s} {row.backend:9s} {_interval(m, 'accuracy'):25s} "
                      f"{_interval(m, 'sim2real_gap', signed=True):28s} {'$' + format(m['cost_per_inference_usd'], '.4f'):>14s}  "
                      f"{'$' + format(m['cost_usd'], ',.2f'):>20s}  {row.outcome}")
+    emulated = [f"{row.name} {row.emulation}" for row in rows if row.params.get("emulator_method", NO_EMULATOR)
+                != NO_EMULATOR and row.supported]
+    if emulated:
+        lines.append("  emulator: " + ", ".join(emulated)
+                     + " (trajectory intervals include the emulator's own error)" * any("traj" in e for e in emulated))
     for row in rows:
         if row.verdict and not row.verdict.promotes:
             lines.append(f"  {row.name}: {row.verdict.summary}")
@@ -220,7 +261,7 @@ def plot_tables(rows: Sequence[EvidenceRow]) -> dict[str, str]:
 
     main = [",".join(PLOT_COLUMNS)]
     low, high = ["device,accuracy"], ["device,accuracy"]
-    for row in rows:
+    for row in (r for r in rows if r.supported):
         values = {**row.metrics, "device": row.name, "backend": row.backend, "verdict": row.outcome}
         main.append(",".join(fmt(values[c]) for c in PLOT_COLUMNS))
         low.append(f"{row.name},{fmt(row.metrics['accuracy_ci_low'])}")
@@ -234,9 +275,14 @@ def card_rows(rows: Sequence[EvidenceRow]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         m = row.metrics
+        if not row.supported:
+            out.append({"run": row.name, "backend": UNSUPPORTED, "profile_date": "n/a", "emulation": NO_EMULATOR,
+                        "verdict": UNSUPPORTED, "verdict_summary": row.reason or ""})
+            continue
         out.append({"run": row.name, "backend": row.backend, "profile_date": row.params["profile_date"],
                     **{k: m[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "sim2real_gap",
                                          "sim2real_gap_ci_low", "sim2real_gap_ci_high", "cost_per_inference_usd",
                                          "two_qubit_gates", "depth", "n_samples", "shots")},
+                    "emulation": row.emulation,
                     "verdict": row.outcome, "verdict_summary": row.verdict.summary if row.verdict else ""})
     return out

@@ -12,6 +12,10 @@ the gate's verdict, and its metrics go on the registered model's logged model
 ``hardware.gate`` on their 95% intervals promote the version
 (``hardware-validated`` for real QPUs, ``emulator-validated`` for emulated runs:
 an emulator is not hardware); the version's model card gets the device table.
+A device that cannot run the model (status ``unsupported``: too few qubits, or a
+compiled circuit the emulator cannot run at its configured cost) gets a child run
+with its reason and no metrics, and is left out of the metrics file, plots and
+promotion; the stage fails only when no device could run.
 
 Returns a :class:`HardwareReport` for the stage to write (``metrics/hardware.json``:
 numbers only; ``reports/hardware.json``: everything; ``plots/hardware/*.csv``: DVC
@@ -35,12 +39,12 @@ from qml_ops.encodings import encoder_from_dict
 from qml_ops.errors import HardwareError
 from qml_ops.hardware import evidence
 from qml_ops.hardware.backends import (
-    Backend, BackendOptions, DeviceRun, QpuSettings, backend_for, backend_name,
+    Backend, BackendOptions, DeviceRun, EmulatorSettings, QpuSettings, backend_for, backend_name,
 )
 from qml_ops.hardware.approvals import run_key_prefix
 from qml_ops.hardware.ledger import default_ledger_path
 from qml_ops.hardware.profiles import load_profile
-from qml_ops.hardware.validation import DeviceResult, device_for, total_estimate, validate_device
+from qml_ops.hardware.validation import OK, DeviceResult, device_for, total_estimate, validate_device
 from qml_ops.hardware.verdict import GateLimits
 from qml_ops.model import QCNNClassifier
 from qml_ops.money import usd
@@ -135,6 +139,12 @@ def qpu_settings(params: Params, run_key: str, model_version: str) -> QpuSetting
     )
 
 
+def emulator_settings(hw: HardwareParams) -> EmulatorSettings:
+    """The torch emulator's settings from the ``hardware`` section."""
+    return EmulatorSettings(method=hw.emulator_method, trajectories=hw.trajectories, device=hw.emulator_device,
+                            max_qubits=hw.emulator_max_qubits)
+
+
 def build_backend(hw: HardwareParams, device_id: str, options: BackendOptions) -> Backend:
     """The backend ``hardware.mode`` (and ``hardware.emulator``) names, for one device."""
     return backend_for(backend_name(hw.mode, hw.emulator), device_for(hw, device_id), load_profile(device_id),
@@ -199,7 +209,10 @@ def _log_child_run(row: evidence.EvidenceRow, parent_tags: dict[str, str], model
             tracking.log_model_input(model_id)
         tracking.log_params(row.params)
         tracking.log_metrics(row.metrics, model_id=model_id, dataset=dataset)
-        if row.verdict is not None:
+        if not row.supported:
+            tracking.set_tags({"gate.verdict": evidence.UNSUPPORTED, "hardware.unsupported": row.reason[:4900],
+                               "mlflow.note.content": f"Unsupported: {row.reason[:4900]}"})
+        elif row.verdict is not None:
             tracking.set_tags({"gate.verdict": row.verdict.outcome, "gate.reason": row.verdict.summary[:4900],
                                "mlflow.note.content": f"Gate verdict: {row.verdict.summary[:4900]}"})
         else:  # the run page's description
@@ -231,7 +244,8 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
     model_facts = {"model_name": name, "model_version": str(version.version), "train_run_id": version.run_id or ""}
     simulator, z_sim = _simulator_row(model, features, y, model_facts)
     run_key = run_key_prefix(name, version.version, hw.n_samples, hw.shots)
-    options = BackendOptions(seed=hw.seed, qpu=qpu_settings(params, run_key, str(version.version)))
+    options = BackendOptions(seed=hw.seed, qpu=qpu_settings(params, run_key, str(version.version)),
+                             emulator=emulator_settings(hw))
     model_id = tracking.version_model_id(version)
     md5 = (tracking.standard_tags("hardware", ("data/prepared",)).get("dvc.md5.data/prepared") or "unversioned")
     dataset_args = (X_raw.reshape(len(X_raw), -1), y, "prepared-test", f"data/prepared/test.npz@{md5}", "evaluation")
@@ -252,10 +266,17 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
                 result = validate_device(hw, backend, model, features, y, z_sim, prices[device_id],
                                          after_run=_log_ledger)
                 results.append(result)
+                if result.status != OK:
+                    return evidence.unsupported_row(result, model_facts)
                 return evidence.device_row(result, model_facts)
 
             placeholder = evidence.EvidenceRow(device_id, {}, {})
             rows.append(_log_child_run(placeholder, child_tags, model_id, dataset_args, body=body))
+        unsupported = {r.device: r.reason for r in results if r.status != OK}
+        if len(unsupported) == len(results):
+            raise HardwareError("no device could run the model: " + "; ".join(
+                f"{d}: {reason}" for d, reason in unsupported.items()))
+        results = [r for r in results if r.status == OK]
         device_figures = figures(rows, limits)
         for name_png, fig in device_figures.items():
             tracking.log_figure(fig, name_png)
@@ -349,7 +370,9 @@ def update_card(params: Params, version: Any, rows: list[evidence.EvidenceRow], 
 
 
 def figures(rows: list[evidence.EvidenceRow], limits: GateLimits) -> dict[str, Any]:
-    """The MLflow figures of the parent run: accuracy with intervals, cost vs accuracy, ⟨Z⟩ error."""
+    """The MLflow figures of the parent run: accuracy with intervals, cost vs accuracy, ⟨Z⟩ error
+    (devices that could not run the model are left out)."""
+    rows = [r for r in rows if r.supported]
     labels = [r.name for r in rows]
     accuracy = plots.interval_bars(
         labels, [r.metrics["accuracy"] for r in rows], [r.metrics["accuracy_ci_low"] for r in rows],

@@ -16,6 +16,11 @@ For every device in ``hardware.devices`` this module
 5. judges the result against ``hardware.gate`` on those intervals: pass, fail
    or inconclusive (:mod:`qml_ops.hardware.verdict`).
 
+A device that cannot run the model (fewer qubits than the model needs, or a
+compiled circuit the backend cannot emulate at its configured cost) gets a
+result with status ``unsupported`` and the reason instead of metrics; the
+caller validates the other devices.
+
 Nothing here imports MLflow; the stage entry point logs the results.
 """
 
@@ -35,8 +40,12 @@ from qml_ops.hardware.backends import Backend, DeviceRun
 from qml_ops.hardware.devices import Device, get_device, with_prices
 from qml_ops.hardware.gate import check_spend
 from qml_ops.hardware.verdict import GateLimits, Verdict, judge_metrics
-from qml_ops.intervals import accuracy_interval, sim2real_gap_interval
+from qml_ops.intervals import accuracy_interval, sim2real_gap_interval, wilson_interval
 from qml_ops.model import QCNNClassifier, shot_predictions
+
+
+#: ``DeviceResult.status``: validated, or the device cannot run the model.
+OK, UNSUPPORTED = "ok", "unsupported"
 
 
 @dataclass
@@ -45,12 +54,15 @@ class DeviceResult:
 
     Attributes:
         device: the catalogue id.
-        metrics: every figure of the run (numbers, and the layout, profile and cost basis).
-        passed_gate: the verdict is a pass (the version may be promoted).
+        metrics: every figure of the run (numbers, and the layout, profile and cost
+            basis); for an unsupported device: its status, the reason and what was compiled.
+        passed_gate: the verdict is a pass (the version may be promoted; never when unsupported).
         gate_reasons: why it did not pass (empty on a pass).
-        verdict: the gate's outcome (pass, fail, inconclusive) and its reasons.
+        verdict: the gate's outcome (pass, fail, inconclusive) and its reasons (``None`` when unsupported).
         samples: the per-sample table (column -> values): index, label, the
             simulator's ⟨Z⟩ and prediction, the device's counts, ⟨Z⟩ and prediction.
+        status: ``ok`` or ``unsupported``.
+        reason: why the device is unsupported, else ``None``.
     """
 
     device: str
@@ -59,6 +71,14 @@ class DeviceResult:
     gate_reasons: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
     samples: dict[str, list] = field(default_factory=dict)
+    status: str = OK
+    reason: str | None = None
+
+    @classmethod
+    def unsupported(cls, device: str, reason: str, **compiled: Any) -> "DeviceResult":
+        """A device that cannot run the model; ``compiled``: what is known of its circuit."""
+        return cls(device, {"status": UNSUPPORTED, "reason": reason, **compiled}, False, [], None, {},
+                   UNSUPPORTED, reason)
 
 
 def device_for(params: HardwareParams, device_id: str) -> Device:
@@ -127,6 +147,36 @@ def compare(z_sim: np.ndarray, counts: np.ndarray, y: np.ndarray, shots: int, se
     }
 
 
+def fold_emulator_error(metrics: dict[str, Any], counts: np.ndarray, p1_stderr: np.ndarray | None,
+                        y: np.ndarray, z: float = 1.96) -> dict[str, Any]:
+    """Widen the accuracy and gap intervals for the emulator's own statistical error.
+
+    The trajectory emulator estimates each sample's probability of reading 1 with a
+    standard error; a sample whose measured frequency lies within ``z`` standard
+    errors of 1/2 could have been predicted the other way by another draw of
+    trajectories ("fragile"). The accuracy interval's low end is the Wilson bound
+    with every fragile correct sample counted wrong, its high end with every fragile
+    wrong sample counted right; the gap interval widens by the same counts / n.
+    Exact emulators (standard error 0) and QPUs (``None``) leave the intervals as
+    they are. Adds ``emulator_fragile_samples``; returns ``metrics``.
+    """
+    metrics["emulator_fragile_samples"] = 0
+    if p1_stderr is None or not np.any(np.asarray(p1_stderr) > 0):
+        return metrics
+    counts = np.asarray(counts, dtype=float)
+    p1 = counts[:, 1] / counts.sum(axis=1)
+    fragile = np.abs(p1 - 0.5) <= z * np.asarray(p1_stderr, dtype=float)
+    correct = (p1 > 0.5).astype(np.int64) == np.asarray(y)
+    n, k = len(correct), int(correct.sum())
+    down, up = int((fragile & correct).sum()), int((fragile & ~correct).sum())
+    metrics["accuracy_ci_low"] = min(metrics["accuracy_ci_low"], wilson_interval(k - down, n)[0])
+    metrics["accuracy_ci_high"] = max(metrics["accuracy_ci_high"], wilson_interval(k + up, n)[1])
+    metrics["sim2real_gap_ci_low"] = max(-1.0, metrics["sim2real_gap_ci_low"] - up / n)
+    metrics["sim2real_gap_ci_high"] = min(1.0, metrics["sim2real_gap_ci_high"] + down / n)
+    metrics["emulator_fragile_samples"] = down + up
+    return metrics
+
+
 def compile_circuits(model: QCNNClassifier, profile: Any, features: np.ndarray, seed: int) -> list:
     """The model's circuit compiled for ``profile``'s device, bound to each sample
     (what runs on the device; ``qml-ops hardware approve`` binds an approval to it)."""
@@ -149,6 +199,24 @@ def sample_table(sample_indices: np.ndarray, y: np.ndarray, z_sim: np.ndarray, c
         "device_counts_1": [int(v) for v in counts[:, 1]],
         "device_expval": [round(float(v), 6) for v in z_hw],
         "device_prediction": [int(v < 0) for v in z_hw],
+    }
+
+
+def emulator_fields(run: DeviceRun, done: np.ndarray) -> dict[str, Any]:
+    """How an emulator computed the counts, and its own statistical error.
+
+    ``emulator_method``: ``density_matrix`` or ``trajectories`` (``None`` on a
+    QPU); ``emulator_trajectories``: trajectories per sample (trajectories
+    only); ``emulator_p1_stderr`` / ``emulator_p1_stderr_max``: mean and largest
+    per-sample standard error of the probability the counts were drawn from
+    (0 for the exact density matrix; ``None`` where unknown: QPU, braket).
+    """
+    stderr = None if run.p1_stderr is None else np.asarray(run.p1_stderr)[done]
+    return {
+        "emulator_method": run.provenance.emulator_method,
+        "emulator_trajectories": run.provenance.trajectories,
+        "emulator_p1_stderr": None if stderr is None else round(float(stderr.mean()), 6),
+        "emulator_p1_stderr_max": None if stderr is None else round(float(stderr.max()), 6),
     }
 
 
@@ -177,20 +245,32 @@ def validate_device(
         after_run: called with the backend's result before it is judged (e.g. to
             log the task ledger, also when results are still pending).
 
+    Returns:
+        The device's result; status ``unsupported`` (with the reason, nothing
+        run) when the device has fewer qubits than the model or the backend
+        cannot emulate the compiled circuit at its configured cost.
+
     Raises:
-        HardwareError: the profile is too small, results are pending, or no sample
-            has a result.
+        HardwareError: results are pending, or no sample has a result.
     """
     device, profile = backend.device, backend.profile
     if len(profile.qubits) < model.n_qubits:
-        raise HardwareError(
-            f"{device.id}: profile {profile.source} has {len(profile.qubits)} qubits, the model needs {model.n_qubits}"
-        )
+        reason = (f"the model needs {model.n_qubits} qubits; {device.id} has {len(profile.qubits)} "
+                  f"(profile {profile.source})")
+        progress(f"  {device.id}: unsupported: {reason}")
+        return DeviceResult.unsupported(device.id, reason)
     started = time.perf_counter()
     circuits = compile_circuits(model, profile, features, params.seed)
     compile_s = time.perf_counter() - started
-    progress(f"  {device.id}: compiled {len(circuits)} circuits ({circuits[0].two_qubit_gate_count} two-qubit "
-             f"gates, depth {circuits[0].depth}) in {compile_s:.1f} s")
+    first = circuits[0]
+    progress(f"  {device.id}: compiled {len(circuits)} circuits ({first.two_qubit_gate_count} two-qubit "
+             f"gates, depth {first.depth}, {len(first.qubits)} qubits) in {compile_s:.1f} s")
+    check = getattr(backend, "unsupported_reason", None)
+    reason = check(circuits) if check is not None else None
+    if reason is not None:
+        progress(f"  {device.id}: unsupported: {reason}")
+        return DeviceResult.unsupported(device.id, reason, two_qubit_gates=int(first.two_qubit_gate_count),
+                                        depth=int(first.depth), qubits_used=len(first.qubits))
     run_started = time.perf_counter()
     run = backend.run(circuits, params.shots, sample_indices=list(range(len(circuits))), estimate=est)
     run_s = time.perf_counter() - run_started
@@ -203,7 +283,10 @@ def validate_device(
     done = run.done
     if not done.any():
         raise HardwareError(f"{device.id}: no sample has results (failed or cancelled tasks); see the ledger")
-    metrics = compare(z_sim[done], run.counts[done].astype(np.int64), y[done], params.shots, params.seed)
+    metrics = {"status": OK, **compare(z_sim[done], run.counts[done].astype(np.int64), y[done], params.shots,
+                                       params.seed)}
+    stderr = None if run.p1_stderr is None else np.asarray(run.p1_stderr)[done]
+    fold_emulator_error(metrics, run.counts[done], stderr, y[done])
     n = int(done.sum())
     cost = float(run.committed_usd)
     metrics.update(
@@ -230,6 +313,7 @@ def validate_device(
         vendor=device.provider,
         device_name=device.name,
         wall_s=round(compile_s + run_s, 3),
+        **emulator_fields(run, done),
     )
     v = verdict(params, metrics)
     samples = sample_table(np.flatnonzero(done), y[done], z_sim[done], run.counts[done])

@@ -125,13 +125,13 @@ def test_an_estimate_for_another_run_is_refused(compiled):  # noqa: F811
 def test_registry_lookups_and_errors(compiled):  # noqa: F811
     device = get_device(IONQ)
     profile, circuits = compiled[IONQ]
-    assert backend_names() == ("torch", "braket", "qpu")
+    assert backend_names() == ("torch", "braket", "qpu", "trajectories")
     assert backend_name("emulate", "braket") == "braket" and backend_name("qpu", "torch") == "qpu"
     with pytest.raises(HardwareError, match=r"hardware.mode 'off' runs no backend; modes that do: \['emulate', 'qpu'\]"):
         backend_name("off", "torch")
-    with pytest.raises(HardwareError, match=r"backend must be one of \['braket', 'qpu', 'torch'\], but got "
-                                            r"backend='trajectories'"):
-        backend_for("trajectories", device, profile)
+    with pytest.raises(HardwareError, match=r"backend must be one of \['braket', 'qpu', 'torch', 'trajectories'\], "
+                                            r"but got backend='stabilizer'"):
+        backend_for("stabilizer", device, profile)
     with pytest.raises(HardwareError, match="needs the QPU settings"):
         backend_for("qpu", device, profile, BackendOptions(seed=0))
     # a new backend plugs in with one registration
@@ -144,3 +144,56 @@ def test_registry_lookups_and_errors(compiled):  # noqa: F811
     finally:
         registry._FACTORIES.pop("torch-unseeded", None)
     assert "torch-unseeded" not in backend_names()
+
+
+def test_trajectory_backend_reports_its_method_and_statistical_error(compiled):  # noqa: F811
+    from qml_ops.hardware.backends import EmulatorSettings, TrajectoryEmulatorBackend
+
+    device = get_device(IONQ)
+    profile, circuits = compiled[IONQ]
+    est = estimate(device, 3, 100)
+    options = BackendOptions(seed=SEED, emulator=EmulatorSettings(trajectories=8, device="cpu"))
+    backend = backend_for("trajectories", device, profile, options)
+    assert isinstance(backend, TrajectoryEmulatorBackend) and backend.settings.method == "trajectories"
+    run = backend.run(circuits, 100, sample_indices=[0, 1, 2], estimate=est)
+    assert run.provenance.emulator_method == "trajectories" and run.provenance.trajectories == 8
+    assert run.provenance.backend == "trajectories" and run.provenance.emulator == "torch"
+    assert run.p1_stderr.shape == (3,) and (run.p1_stderr > 0).all()
+    assert (run.counts.sum(axis=1) == 100).all() and run.spent_usd == Decimal(0)
+    # the torch backend with method auto runs these small circuits exactly
+    exact = backend_for("torch", device, profile, options).run(circuits, 100, sample_indices=[0, 1, 2], estimate=est)
+    assert exact.provenance.emulator_method == "density_matrix" and exact.provenance.trajectories is None
+    assert (exact.p1_stderr == 0).all()
+    assert (np.abs(run.p1 - exact.p1) < 5 * run.p1_stderr + 1e-9).all()
+
+
+def test_emulators_say_what_they_cannot_run_at_their_configured_cost(compiled):  # noqa: F811
+    from qml_ops.hardware.backends import EmulatorSettings
+
+    device = get_device(IONQ)
+    profile, circuits = compiled[IONQ]
+    n = len(circuits[0].qubits)
+    assert backend_for("torch", device, profile).unsupported_reason(circuits) is None
+    small = BackendOptions(emulator=EmulatorSettings(method="trajectories", max_qubits=n - 1))
+    reason = backend_for("torch", device, profile, small).unsupported_reason(circuits)
+    assert reason.startswith(f"the circuit uses {n} qubits; hardware.emulator_max_qubits is {n - 1}")
+    assert backend_for("trajectories", device, profile, small).unsupported_reason(circuits) == reason
+    # the density matrix at its own limit (13 qubits), whatever max_qubits says
+    from qml_ops.hardware.emulator import unsupported_reason
+
+    assert "density-matrix emulation (braket) handles <= 13" in unsupported_reason(16, "braket")
+    assert unsupported_reason(13, "density_matrix") is None and unsupported_reason(22, "trajectories") is None
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(compiled):  # noqa: F811
+    import torch
+
+    from qml_ops.hardware.backends import EmulatorSettings
+
+    if torch.cuda.is_available():
+        assert EmulatorSettings(device="cuda").torch_device() == "cuda"
+        assert EmulatorSettings().torch_device() == "cuda"
+        return
+    assert EmulatorSettings().torch_device() == "cpu"
+    with pytest.raises(HardwareError, match="hardware.emulator_device is 'cuda', but torch sees no CUDA device"):
+        EmulatorSettings(device="cuda").torch_device()

@@ -211,3 +211,36 @@ def test_report_gate_counts():
     for device_id, rows in STATS.items():
         for case, (n2q, depth, nq) in rows.items():
             print(f"{device_id:26s} {case:16s} {n2q:4d} {depth:6d} {nq:6d}")
+
+
+DEFAULT_DEVICES = ["rigetti-cepheus-1-108q", "iqm-garnet", "iqm-emerald", "ionq-forte-enterprise-1"]
+
+
+@pytest.mark.parametrize("device_id", DEFAULT_DEVICES)
+def test_sixteen_qubit_layouts_follow_calibration_and_compute_the_model(device_id, profiles):
+    """What users train (16 qubits) on the real coupling maps: native gates on calibrated couplers
+    chosen among the best, and the compiled circuit computes the logical QCNN (noiseless
+    trajectory emulator vs the torch simulator, both exact here)."""
+    import torch
+
+    from qml_ops.hardware.emulator import NoiseParams, trajectory_p1
+    from qml_ops.simulation import BatchedSimulator
+
+    profile = profiles[device_id]
+    device = DeviceModel.from_profile(profile)
+    rng = np.random.default_rng(16)
+    spec = QCNNSpec(16, 9, "angle")
+    weights = rng.uniform(-math.pi, math.pi, spec.n_weights)
+    features = rng.uniform(0, math.pi, (2, spec.n_features))
+    circuits = compile_spec(spec, weights, profile).bind_batch(features)
+    c = circuits[0]
+    assert {name for name, _, _ in c.ops} <= NATIVE[device_id]
+    couplers = [qs for _, qs, _ in c.ops if len(qs) == 2]
+    assert len(couplers) == c.two_qubit_gate_count and set(couplers) <= set(device.edges)
+    assert 16 <= len(c.qubits) <= 18 and set(c.initial_layout.values()) <= set(c.qubits)
+    used = np.mean([device.two_qubit_error[e] for e in couplers])
+    assert used <= np.mean(list(device.two_qubit_error.values())) + 1e-12  # no worse than a random coupler
+    STATS.setdefault(device_id, {})["16q ansatz9"] = (c.two_qubit_gate_count, c.depth, len(c.qubits))
+    z = BatchedSimulator(spec, dtype=torch.complex128).expval(torch.as_tensor(weights), torch.as_tensor(features))
+    ideal = trajectory_p1(circuits, NoiseParams.noiseless(), trajectories=2, dtype=torch.complex128)
+    np.testing.assert_allclose(ideal.p1, (1 - z.numpy()) / 2, atol=1e-9)

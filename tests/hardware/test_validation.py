@@ -220,3 +220,106 @@ def test_refuses_a_model_trained_on_other_data(tmp_path, monkeypatch, no_aws):
     assert not (root / "metrics/hardware.json").exists() and not (root / "reports/hardware.json").exists()
     (root / "dvc.lock").write_text(lock.format("aaaa"))
     assert run_stage("hardware", hardware_stage.main, []) == 0
+
+
+def test_a_device_that_cannot_run_the_model_does_not_sink_the_stage(trained_project, no_aws, monkeypatch, capsys):
+    """Garnet here has 3 working qubits (its real calibration cut down), the model needs 4: Garnet is
+    reported unsupported with the reason, Forte is validated (by trajectories), the stage completes."""
+    from dataclasses import replace
+
+    from qml_ops.hardware import reporting
+    from qml_ops.hardware.profiles import load_profile
+
+    root, trained = trained_project
+    write_params(root)
+    with (root / "params.yaml").open("a") as f:
+        f.write("  emulator_method: trajectories\n  trajectories: 8\n")
+
+    def fewer_qubits(device_id):
+        profile = load_profile(device_id)
+        return replace(profile, qubits=profile.qubits[:3]) if device_id == "iqm-garnet" else profile
+
+    monkeypatch.setattr(reporting, "load_profile", fewer_qubits)
+    assert run_stage("hardware", hardware_stage.main, []) == 0
+    out = capsys.readouterr().out
+    report = json.loads((root / "reports/hardware.json").read_text())
+    assert report["status"] == "ok"
+    garnet, forte = report["devices"]["iqm-garnet"], report["devices"]["ionq-forte-enterprise-1"]
+    assert garnet["status"] == "unsupported"
+    assert garnet["reason"].startswith("the model needs 4 qubits; iqm-garnet has 3")
+    assert "accuracy" not in garnet and "iqm-garnet" not in report["gate"]
+    assert forte["status"] == "ok" and 0 <= forte["accuracy"] <= 1
+    assert forte["emulator_method"] == "trajectories" and forte["emulator_trajectories"] == 8
+    assert 0 < forte["emulator_p1_stderr"] <= forte["emulator_p1_stderr_max"] < 0.5
+    # the emulator's own error widens the intervals (never narrows them)
+    assert forte["accuracy_ci_low"] <= forte["accuracy"] <= forte["accuracy_ci_high"]
+    assert forte["emulator_fragile_samples"] >= 0
+    metrics = json.loads((root / "metrics/hardware.json").read_text())
+    assert "iqm-garnet" not in metrics and "accuracy" in metrics["ionq-forte-enterprise-1"]
+    garnet_line = next(line for line in out.splitlines() if line.strip().startswith("iqm-garnet ") and "unsupported" in line)
+    assert " - " in garnet_line and "unsupported: the model needs 4 qubits" in garnet_line
+    assert "ionq-forte-enterprise-1 trajectories ×8" in out
+    parent = tracking.client().get_run(report["mlflow_run_id"])
+    children = tracking.client().search_runs([parent.info.experiment_id],
+                                             f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    by_name = {c.info.run_name: c for c in children}
+    assert by_name["iqm-garnet"].data.tags["gate.verdict"] == "unsupported"
+    assert by_name["iqm-garnet"].data.tags["hardware.unsupported"] == garnet["reason"]
+    assert not by_name["iqm-garnet"].data.metrics
+    assert by_name["ionq-forte-enterprise-1"].data.params["emulator_method"] == "trajectories"
+    assert by_name["simulator"].data.params["emulator_method"] == "n/a"
+    version = tracking.client().get_model_version("qcnn", trained["version"])
+    assert "emu.ionq-forte-enterprise-1.accuracy" in version.tags and "emu.iqm-garnet.accuracy" not in version.tags
+    card = version.description
+    assert "| iqm-garnet | – |" in card and "emulated (trajectories ×8)" in card
+
+
+def test_the_stage_fails_only_when_no_device_can_run(trained_project, no_aws):
+    root, _ = trained_project
+    write_params(root)
+    with (root / "params.yaml").open("a") as f:
+        f.write("  emulator_method: trajectories\n  emulator_max_qubits: 3\n")
+    assert run_stage("hardware", hardware_stage.main, []) == 1
+    assert not (root / "metrics/hardware.json").exists()  # nothing half-written
+    runs = tracking.client().search_runs([tracking.client().get_experiment_by_name("test").experiment_id],
+                                         "attributes.run_name = 'hardware-emulate'")
+    children = tracking.client().search_runs([runs[0].info.experiment_id],
+                                             f"tags.mlflow.parentRunId = '{runs[0].info.run_id}'")
+    reasons = {c.info.run_name: c.data.tags.get("hardware.unsupported", "") for c in children}
+    assert reasons["iqm-garnet"] and "hardware.emulator_max_qubits is 3" in reasons["ionq-forte-enterprise-1"]
+
+
+def test_emulator_settings_are_checked_with_the_params():
+    from qml_ops.errors import ConfigError
+    from qml_ops.hardware.emulator.settings import DEFAULT_MAX_QUBITS, DEFAULT_TRAJECTORIES
+
+    hw = parse_params({}).hardware
+    assert (hw.emulator_method, hw.trajectories, hw.emulator_device, hw.emulator_max_qubits) == (
+        "auto", DEFAULT_TRAJECTORIES, "auto", DEFAULT_MAX_QUBITS)  # one set of defaults
+    with pytest.raises(ConfigError, match="hardware.emulator_method"):
+        parse_params({"hardware": {"emulator": "braket", "emulator_method": "trajectories"}})
+    with pytest.raises(ConfigError, match="hardware.trajectories = 1"):
+        parse_params({"hardware": {"trajectories": 1}})
+
+
+def test_the_emulators_own_error_widens_the_intervals_by_the_samples_it_could_flip():
+    from qml_ops.hardware.validation import compare, fold_emulator_error
+    from qml_ops.intervals import wilson_interval
+
+    # 10 samples, 100 shots: p1 = 0.52 (fragile with stderr 0.02) on two, clear on the rest
+    y = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 0])
+    p1 = np.array([0.52, 0.52, 0.9, 0.9, 0.1, 0.1, 0.9, 0.1, 0.9, 0.1])
+    counts = np.stack([np.round((1 - p1) * 100), np.round(p1 * 100)], axis=1).astype(np.int64)
+    z_sim = np.where(y == 1, -0.9, 0.9)
+    exact = compare(z_sim, counts, y, 100, 0)
+    folded = fold_emulator_error(dict(exact), counts, np.full(10, 0.02), y)
+    # sample 0 is right by a hair (counts down), sample 1 wrong by a hair (counts up)
+    assert folded["emulator_fragile_samples"] == 2
+    assert folded["accuracy_ci_low"] == pytest.approx(wilson_interval(8, 10)[0])
+    assert folded["accuracy_ci_high"] == pytest.approx(max(exact["accuracy_ci_high"], wilson_interval(10, 10)[1]))
+    assert folded["sim2real_gap_ci_low"] == pytest.approx(exact["sim2real_gap_ci_low"] - 0.1)
+    assert folded["sim2real_gap_ci_high"] == pytest.approx(exact["sim2real_gap_ci_high"] + 0.1)
+    # an exact emulator (stderr 0) and a QPU (None) leave the intervals alone
+    for stderr in (np.zeros(10), None):
+        same = fold_emulator_error(dict(exact), counts, stderr, y)
+        assert {k: same[k] for k in exact} == exact and same["emulator_fragile_samples"] == 0

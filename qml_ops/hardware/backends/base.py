@@ -47,6 +47,9 @@ class Provenance:
         device_id, device_arn: the catalogue device.
         profile_source, profile_date: the calibration profile (file and snapshot date).
         emulator: which emulator produced the counts (``None`` on a QPU).
+        emulator_method: how it computed them: ``"density_matrix"`` or
+            ``"trajectories"`` (``None`` on a QPU).
+        trajectories: trajectories per sample (method ``trajectories``), else ``None``.
         run_key: the QPU run's key in the task ledger (``None`` for an emulator).
         ledger_path: the task ledger (``None`` for an emulator).
     """
@@ -58,6 +61,8 @@ class Provenance:
     profile_source: str | None
     profile_date: str | None
     emulator: str | None = None
+    emulator_method: str | None = None
+    trajectories: int | None = None
     run_key: str | None = None
     ledger_path: str | None = None
 
@@ -88,6 +93,10 @@ class DeviceRun:
         provenance: backend, device, profile, emulator, ledger.
         resume_hint: what to do about pending results (QPU), else ``None``.
         notes: lines to show with the run (QPU: AWS spending limits, execution windows).
+        p1_stderr: the emulator's own standard error of ``p1`` per sample (the
+            trajectory emulator's spread over trajectories / √T; 0 for the exact
+            density matrix), else ``None``: an interval on the counts can add it
+            to the shot noise.
     """
 
     counts: np.ndarray
@@ -105,6 +114,7 @@ class DeviceRun:
     provenance: Provenance
     resume_hint: str | None = None
     notes: tuple[str, ...] = ()
+    p1_stderr: np.ndarray | None = None
 
     @property
     def done(self) -> np.ndarray:
@@ -118,9 +128,13 @@ class Backend(Protocol):
 
     Attributes:
         kind: ``"emulator"`` or ``"qpu"``.
-        name: the backend's registry name (``"torch"``, ``"braket"``, ``"qpu"``).
+        name: the backend's registry name (``"torch"``, ``"trajectories"``, ``"braket"``, ``"qpu"``).
         device: the catalogue device it runs for (prices included).
         profile: the calibration profile circuits are compiled and validated for.
+
+    A backend may also define ``unsupported_reason(circuits) -> str | None``:
+    why it cannot run these circuits at its configured cost (the emulators: too
+    many qubits for the method), checked before :meth:`run`.
     """
 
     kind: str

@@ -1,35 +1,44 @@
 """Emulator backends: a device's calibrated noise, offline and free.
 
-Two implementations of :class:`~qml_ops.hardware.backends.base.Backend` over
+Three implementations of :class:`~qml_ops.hardware.backends.base.Backend` over
 :func:`qml_ops.hardware.emulator.run_emulated`, with the noise of the device's
 calibration profile (the channels of Braket's ``LocalEmulator``):
 
-* :class:`TorchEmulatorBackend` (``"torch"``): the batched density-matrix
-  emulator; exact probabilities of reading 1, then sampled counts (seeded).
+* :class:`TorchEmulatorBackend` (``"torch"``): the torch emulator with the
+  configured method (:class:`EmulatorSettings`): ``auto`` runs the exact
+  density matrix on small circuits and trajectories on large ones;
+* :class:`TrajectoryEmulatorBackend` (``"trajectories"``): the torch
+  trajectory emulator whatever the size (state vectors, sampled errors, a
+  standard error per sample);
 * :class:`LocalEmulatorBackend` (``"braket"``): Braket's own ``LocalEmulator``,
   one density-matrix simulation per circuit (slow; the reference).
 
 Nothing is spent: ``committed_usd`` is the estimate (what the same run would
 cost on the QPU), ``spent_usd`` is 0, and ``tasks`` is the estimate's count.
+Each backend says, before running, whether the circuits are within its
+configured cost (:meth:`unsupported_reason`).
 
 Example:
     >>> backend = TorchEmulatorBackend(get_device("iqm-garnet"), load_profile("iqm-garnet"), seed=0)  # doctest: +SKIP
-    >>> backend.run(circuits, 200, sample_indices=[0, 1], estimate=est).p1      # doctest: +SKIP
+    >>> run = backend.run(circuits, 200, sample_indices=[0, 1], estimate=est)   # doctest: +SKIP
+    >>> run.provenance.emulator_method, run.p1, run.p1_stderr                   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, ClassVar, Sequence
 
 from qml_ops.cost import Estimate
 from qml_ops.hardware.backends.base import EMULATOR, DeviceRun, Provenance, check_batch
 from qml_ops.hardware.devices import Device
+from qml_ops.hardware.emulator.settings import EmulatorSettings, choose_method, unsupported_reason
 from qml_ops.hardware.latency import Latency
 
-__all__ = ["EMULATED_COST_BASIS", "TorchEmulatorBackend", "LocalEmulatorBackend"]
+__all__ = ["EMULATED_COST_BASIS", "EmulatorSettings", "TorchEmulatorBackend", "TrajectoryEmulatorBackend",
+           "LocalEmulatorBackend"]
 
 EMULATED_COST_BASIS = "estimate (emulated: nothing spent)"
 
@@ -41,17 +50,39 @@ class _EmulatorBackend:
     device: Device
     profile: Any
     seed: int | None = None
+    settings: EmulatorSettings = field(default_factory=EmulatorSettings)
 
     kind: ClassVar[str] = EMULATOR
     name: ClassVar[str]
+    _engine: ClassVar[str] = "torch"
+
+    def method_for(self, circuits: Sequence[Any]) -> str:
+        """The method these circuits would run with."""
+        from qml_ops.hardware.emulator import circuit_qubits
+
+        if self._engine == "braket":
+            return "density_matrix"
+        return choose_method(circuit_qubits(circuits), self.settings.method)
+
+    def unsupported_reason(self, circuits: Sequence[Any]) -> str | None:
+        """Why these circuits cannot be emulated at the configured cost, or None."""
+        from qml_ops.hardware.emulator import circuit_qubits
+
+        method = "braket" if self._engine == "braket" else self.method_for(circuits)
+        return unsupported_reason(circuit_qubits(circuits), method, self.settings.max_qubits)
 
     def run(self, circuits: Sequence[Any], shots: int, *, sample_indices: Sequence[int],
             estimate: Estimate) -> DeviceRun:
         from qml_ops.hardware.emulator import run_emulated
 
         check_batch(self.device, circuits, shots, sample_indices, estimate)
+        s = self.settings
         started = time.perf_counter()
-        result = run_emulated(circuits, self.profile, shots, backend=self.name, seed=self.seed)
+        if self._engine == "braket":
+            result = run_emulated(circuits, self.profile, shots, backend="braket", seed=self.seed)
+        else:
+            result = run_emulated(circuits, self.profile, shots, backend="torch", seed=self.seed, method=s.method,
+                                  trajectories=s.trajectories, device=s.torch_device())
         wall_s = time.perf_counter() - started
         return DeviceRun(
             counts=result.counts.astype(float), p1=result.p1,
@@ -63,16 +94,28 @@ class _EmulatorBackend:
             provenance=Provenance(
                 backend=self.name, kind=self.kind, device_id=self.device.id, device_arn=self.device.arn,
                 profile_source=getattr(self.profile, "source", None),
-                profile_date=getattr(self.profile, "snapshot_date", None), emulator=self.name,
+                profile_date=getattr(self.profile, "snapshot_date", None), emulator=self._engine,
+                emulator_method=result.method, trajectories=result.trajectories,
             ),
+            p1_stderr=result.p1_stderr,
         )
 
 
 @dataclass(frozen=True)
 class TorchEmulatorBackend(_EmulatorBackend):
-    """The batched torch density-matrix emulator (exact probabilities, seeded counts)."""
+    """The torch emulator: exact density matrix or trajectories, by ``settings.method``."""
 
     name: ClassVar[str] = "torch"
+
+
+@dataclass(frozen=True)
+class TrajectoryEmulatorBackend(_EmulatorBackend):
+    """The torch trajectory emulator at any size (``settings.method`` is ignored)."""
+
+    name: ClassVar[str] = "trajectories"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", replace(self.settings, method="trajectories"))
 
 
 @dataclass(frozen=True)
@@ -84,3 +127,4 @@ class LocalEmulatorBackend(_EmulatorBackend):
     """
 
     name: ClassVar[str] = "braket"
+    _engine: ClassVar[str] = "braket"

@@ -1,9 +1,10 @@
 """Which backend runs a configuration: a lookup table from name to factory.
 
 ``hardware.mode`` ``emulate`` runs the configured ``hardware.emulator``
-(``"torch"`` or ``"braket"``); ``qpu`` runs the real device. A new backend (a
-noise model, trajectory emulation for larger circuits, error mitigation,
-another provider) is one :func:`register_backend` call away.
+(``"torch"``, whose ``hardware.emulator_method`` picks the density matrix or
+trajectories, or ``"braket"``); ``qpu`` runs the real device. ``"trajectories"``
+is the trajectory emulator at any size. A new backend (a noise model, error
+mitigation, another provider) is one :func:`register_backend` call away.
 
 Example:
     >>> from qml_ops.hardware.backends import BackendOptions, backend_for, backend_name
@@ -20,7 +21,9 @@ from typing import Any, Callable
 from qml_ops.errors import HardwareError
 from qml_ops.hardware.backends.base import Backend
 from qml_ops.hardware.backends.braket_qpu import BraketQpuBackend, QpuSettings
-from qml_ops.hardware.backends.emulated import LocalEmulatorBackend, TorchEmulatorBackend
+from qml_ops.hardware.backends.emulated import (
+    EmulatorSettings, LocalEmulatorBackend, TorchEmulatorBackend, TrajectoryEmulatorBackend,
+)
 from qml_ops.hardware.devices import Device
 
 __all__ = ["BackendOptions", "backend_for", "backend_name", "backend_names", "register_backend"]
@@ -28,10 +31,12 @@ __all__ = ["BackendOptions", "backend_for", "backend_name", "backend_names", "re
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """Settings a factory may use: the emulators' shot-sampling ``seed``, the QPU's ``qpu``."""
+    """Settings a factory may use: the emulators' ``seed`` (trajectories and shots) and
+    ``emulator`` settings (method, trajectories, torch device, qubit limit), the QPU's ``qpu``."""
 
     seed: int | None = None
     qpu: QpuSettings | None = None
+    emulator: EmulatorSettings = EmulatorSettings()
 
 
 BackendFactory = Callable[[Device, Any, BackendOptions], Backend]
@@ -44,9 +49,11 @@ def _qpu(device: Device, profile: Any, options: BackendOptions) -> Backend:
 
 
 _FACTORIES: dict[str, BackendFactory] = {
-    TorchEmulatorBackend.name: lambda device, profile, o: TorchEmulatorBackend(device, profile, o.seed),
-    LocalEmulatorBackend.name: lambda device, profile, o: LocalEmulatorBackend(device, profile, o.seed),
+    TorchEmulatorBackend.name: lambda device, profile, o: TorchEmulatorBackend(device, profile, o.seed, o.emulator),
+    LocalEmulatorBackend.name: lambda device, profile, o: LocalEmulatorBackend(device, profile, o.seed, o.emulator),
     BraketQpuBackend.name: _qpu,
+    TrajectoryEmulatorBackend.name: lambda device, profile, o: TrajectoryEmulatorBackend(device, profile, o.seed,
+                                                                                         o.emulator),
 }
 
 #: ``hardware.mode`` -> the backend name it runs (``emulate``: the configured emulator).
