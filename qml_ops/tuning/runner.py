@@ -54,7 +54,7 @@ def run_study(params: Params, params_path: str = "params.yaml", workers: int | N
         else:
             spawn_workers(ref, params_path, workers, tune.timeout_s)
     study = load_study(params, ref)
-    summary = summarise(study, ref, tune.n_trials)
+    summary = summarise(study, ref, tune.n_trials, tune.select)
     log_study_summary(study, summary)
     if summary["best_params"] is None:
         raise QmlOpsError(f"tune: study {ref.name!r} has no completed trial ({summary['n_failed']} failed, "
@@ -63,8 +63,26 @@ def run_study(params: Params, params_path: str = "params.yaml", workers: int | N
 
 
 def best_params_document(summary: dict[str, Any]) -> dict[str, Any]:
-    """What ``train.use_tuned`` reads (``tune/best_params.json``): the study, its best value and params."""
-    return {"study": summary["study"], "best_value": summary["best_value"], "best_params": summary["best_params"]}
+    """What ``train.use_tuned`` reads (``tune/best_params.json``): the study, the selected trial's value
+    and params (its tunable ones: a tuned target device is kept as ``target_device``), and, with several
+    objectives, the selection and its reason."""
+    from qml_ops.tuning.study import DEVICE_PARAM
+
+    params = dict(summary["best_params"])
+    document = {"study": summary["study"], "best_value": summary["best_value"]}
+    if DEVICE_PARAM in params:
+        document["target_device"] = params.pop(DEVICE_PARAM)
+    document["best_params"] = params
+    if len(summary.get("objectives") or ()) > 1:
+        document["selected_trial"] = summary["best_trial"]
+        document["selection"] = {**summary["selection"], "reason": summary["selection_reason"]}
+    return document
+
+
+def metrics_document(summary: dict[str, Any]) -> dict[str, Any]:
+    """``metrics/tune.json``: the summary without the selection's sentence (that goes to
+    ``tune/best_params.json`` and the study's MLflow run)."""
+    return {k: v for k, v in summary.items() if k != "selection_reason"}
 
 
 def spawn_workers(ref: StudyRef, params_path: str, workers: int, timeout_s: float | None) -> None:
