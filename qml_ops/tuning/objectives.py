@@ -132,9 +132,12 @@ class DeviceMeasures:
     def cost_per_inference_usd(self, device_id: str) -> float:
         """The price of one inference on the device, as the hardware stage would run it."""
         from qml_ops.cost import estimate
-        from qml_ops.hardware.validation import device_for
+        from qml_ops.hardware.devices import get_device, with_prices
 
         hw = self.hardware
-        est = estimate(device_for(hw, device_id), hw.n_samples, hw.shots,
-                       one_task_per_inference=hw.one_task_per_inference)
+        device = get_device(device_id)
+        override = hw.prices.get(device_id)  # hardware.prices, as the hardware stage applies them
+        if override is not None:
+            device = with_prices(device, per_task=override.per_task, per_shot=override.per_shot)
+        est = estimate(device, hw.n_samples, hw.shots, one_task_per_inference=hw.one_task_per_inference)
         return float(est.cost_usd) / hw.n_samples
