@@ -138,3 +138,19 @@ def test_bad_noise_and_register_sizes_are_refused():
         NoisySimulator(spec, UnitNoise.uniform(spec, readout_flip=0.7))
     noise = random_noise(spec)
     assert UnitNoise.from_dict(noise.to_dict()) == noise
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    spec = QCNNSpec(8, 9, "angle")
+    noise = random_noise(spec)
+    weights, features = torch.rand(spec.n_weights, dtype=torch.float64) * 6, torch.rand(32, 8, dtype=torch.float64)
+    values = []
+    for device in ("cpu", "cuda"):
+        w = weights.to(device).requires_grad_(True)
+        z = NoisySimulator(spec, noise, device=device, dtype=torch.complex128).expval(w, features.to(device))
+        z.sum().backward()
+        values.append((z.detach().cpu(), w.grad.cpu()))
+    torch.testing.assert_close(values[1][0], values[0][0], atol=1e-12, rtol=0)
+    torch.testing.assert_close(values[1][1], values[0][1], atol=1e-10, rtol=0)
