@@ -171,8 +171,8 @@ def _unit_matrix(unit: Unit, weights: torch.Tensor, dtype: torch.dtype) -> torch
     swap = torch.eye(4, dtype=dtype, device=weights.device)[[0, 2, 1, 3]]
     u = torch.eye(4, dtype=dtype, device=weights.device)
     for gate in unit.gates:
-        angles = [weights[int(ref[1])] if ref[0] == "w" else torch.as_tensor(ref[1], dtype=weights.dtype, device=weights.device)
-                  for ref in gate.params]
+        angles = [weights[int(ref[1])] if ref[0] == "w"
+                  else torch.as_tensor(ref[1], dtype=weights.dtype, device=weights.device) for ref in gate.params]
         m = gate_matrix(gate.name, *angles, dtype=dtype, device=weights.device).to(dtype)
         if len(gate.wires) == 1:
             m = torch.kron(m, eye) if gate.wires[0] == a else torch.kron(eye, m)

@@ -38,7 +38,7 @@ import optuna
 
 from qml_ops import tracking
 from qml_ops.config import Params, TuneParams, TuneSelect
-from qml_ops.errors import ConfigError, ModelError
+from qml_ops.errors import ConfigError, HardwareError, ModelError
 from qml_ops.project import OPTUNA_DIR, find_root
 from qml_ops.redact import redact_url
 from qml_ops.tuning import workers
@@ -294,10 +294,12 @@ class Objective:
         self.parent_run_id = parent_run_id
         self.experiment = experiment
         self.measures = DeviceMeasures(params.tune, params.hardware)
+        for device in params.tune.target_devices:  # a missing calibration profile stops here, before any trial
+            self.measures.profile(device)
         tune = params.tune
-        early = [o for o in tune.objectives if o != "val_accuracy"]
         self.dominance = (DominancePruner() if tune.multi_objective and tune.pruner != "none"
-                          and "val_accuracy" in tune.objectives and "emulated_accuracy" not in early else None)
+                          and "val_accuracy" in tune.objectives and "emulated_accuracy" not in tune.objectives
+                          else None)
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         space = self.params.tune.space
@@ -336,8 +338,8 @@ class Objective:
             if not curve:
                 continue
             values = dict(zip(names, t.values))
-            out.append(Competitor(t.number, tuple(curve), tuple(float(values[n]) for n in names
-                                                                 if n in ("two_qubit_gates", "cost_per_inference_usd"))))
+            costs = tuple(float(values[n]) for n in names if n in ("two_qubit_gates", "cost_per_inference_usd"))
+            out.append(Competitor(t.number, tuple(curve), costs))
         return out
 
     def measure(self, model: Any, device: str | None) -> dict[str, float]:
@@ -380,9 +382,7 @@ class Objective:
             trial.set_user_attr("device", device)
         best = {"val": -math.inf}
         curve: list[float] = []
-        # known before training: the gates of this circuit on generic weights (cached per ansatz and device)
-        generic = self.measures.generic_count(model.spec, device, X_val[0]) if device is not None else None
-        costs = self._known_costs(generic.two_qubit_gates if generic else None, device) if self.dominance else ()
+        known: dict[str, Any] = {"generic": None, "costs": ()}
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             tracking.log_metrics(metrics, step=epoch)
@@ -394,7 +394,7 @@ class Objective:
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at epoch {epoch} (val_accuracy {value:.4f})")
             elif self.dominance is not None:
-                reason = self.dominance.reason(epoch, curve, costs, self._competitors(trial.study))
+                reason = self.dominance.reason(epoch, curve, known["costs"], self._competitors(trial.study))
                 if reason:
                     raise optuna.TrialPruned(reason)
 
@@ -402,12 +402,17 @@ class Objective:
             tracking.log_params({**chosen, "trial_number": trial.number, "study": study_name})
             started = time.perf_counter()
             try:
+                if device is not None:  # known before training: the count on generic weights (cached per ansatz)
+                    known["generic"] = self.measures.generic_count(model.spec, device, X_val[0])
+                    if self.dominance is not None:
+                        known["costs"] = self._known_costs(known["generic"].two_qubit_gates, device)
                 model.fit(X, y, X_val, y_val, callback=on_epoch)
+                measured = self.measure(model, device)
             except optuna.TrialPruned as pruned:
                 tracking.set_tags({"optuna.state": "PRUNED", "optuna.prune_reason": str(pruned)[:500]})
                 unfinished = {"best_val_accuracy": best["val"], "trial_seconds": time.perf_counter() - started}
-                if generic is not None:  # the count it would have compiled to (generic weights)
-                    unfinished["two_qubit_gates"] = generic.two_qubit_gates
+                if known["generic"] is not None:  # the count it would have compiled to (generic weights)
+                    unfinished["two_qubit_gates"] = known["generic"].two_qubit_gates
                 tracking.log_metrics(unfinished)
                 raise
             except Exception as exc:
@@ -416,7 +421,6 @@ class Objective:
                 trial.set_user_attr("fail_reason", reason)
                 raise
             best_epoch = max(model.history_, key=lambda r: (r.val_accuracy, -r.val_loss))
-            measured = self.measure(model, device)
             # validation accuracy saturates on easy tasks: the loss breaks ties between trials
             trial.set_user_attr("val_loss", best_epoch.val_loss)
             trial.set_user_attr("val_accuracy", best_epoch.val_accuracy)
@@ -448,7 +452,7 @@ def run_worker(params: Params, ref: StudyRef, splits: dict, n_trials: int, timeo
             objective,
             n_trials=remaining,
             timeout=timeout_s,
-            catch=(ModelError, ValueError, RuntimeError, FloatingPointError),
+            catch=(ModelError, HardwareError, ValueError, RuntimeError, FloatingPointError),
             callbacks=[StopAtBudget(n_trials)],
             show_progress_bar=progress,
             gc_after_trial=False,
