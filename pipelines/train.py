@@ -10,6 +10,7 @@ import sys
 
 from qml_ops import io, project, tracking
 from qml_ops.config import Params
+from qml_ops.hardware.params_check import check_noise_model
 from qml_ops.stage import run_stage
 from qml_ops.training import train_and_register
 from qml_ops.training_data import load_encoded
@@ -29,4 +30,4 @@ def main(params: Params) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_stage("train", main, preflight=(tracking.check_store,)))
+    sys.exit(run_stage("train", main, checks=(check_noise_model,), preflight=(tracking.check_store,)))

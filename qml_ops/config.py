@@ -34,6 +34,8 @@ BUILTIN_WIDTHS = {"digits": 64, "mnist": 784}
 QUBIT_COUNTS = N_QUBITS
 #: Convolution ansatz ids (defined by the circuit: :data:`qml_ops.circuits.ansatz.CONV_ANSATZE`).
 ANSATZ_IDS = tuple(sorted(CONV_ANSATZE))
+#: Largest register for noise-aware training and emulated tuning (a 4^n operator, <= 13 emulated qubits).
+NOISY_MAX_QUBITS = 8
 #: The encodings the circuit can load (:data:`qml_ops.circuits.qcnn.ENCODINGS`).
 Encoding = Literal[ENCODINGS]  # type: ignore[valid-type]
 
@@ -146,6 +148,7 @@ class TrainParams(_Section):
     threads: int = Field(0, ge=0)
     use_tuned: bool = True
     registered_model: str = Field("qcnn", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    noise_model: Optional[str] = Field(None, min_length=1)  # a device id: train through its calibrated noise
 
 
 class BaselineParams(_Section):
@@ -205,15 +208,48 @@ class TuneSpace(_Section):
         return value
 
 
+#: Tuning objectives and their directions (``tune.objectives``).
+OBJECTIVES: dict[str, str] = {
+    "val_accuracy": "maximize",  # best-epoch accuracy on the validation split (simulator)
+    "two_qubit_gates": "minimize",  # native two-qubit gates after compiling for the target device
+    "emulated_accuracy": "maximize",  # the device's calibrated emulator on (a subsample of) the validation split
+    "cost_per_inference_usd": "minimize",  # the device's price of one inference at hardware.shots
+}
+#: Objectives that are measured on a target device.
+DEVICE_OBJECTIVES = ("two_qubit_gates", "emulated_accuracy", "cost_per_inference_usd")
+Objective = Literal[tuple(OBJECTIVES)]  # type: ignore[valid-type]
+
+
+class TuneSelect(_Section):
+    """How a multi-objective study picks the trial ``train.use_tuned`` takes.
+
+    Rules (on the Pareto front of the completed trials):
+
+    * ``min_two_qubit_gates``: the fewest two-qubit gates among the trials whose
+      validation accuracy is within ``tolerance`` of the best; ties go to the higher
+      validation accuracy, then the lower validation loss, then the earlier trial;
+    * ``max_val_accuracy``: the highest validation accuracy, ties to the lower
+      validation loss (what a single-objective study picks);
+    * ``max_emulated_accuracy``: the highest emulated accuracy, ties to fewer
+      two-qubit gates, then the higher validation accuracy.
+    """
+
+    rule: Literal["min_two_qubit_gates", "max_val_accuracy", "max_emulated_accuracy"] = "min_two_qubit_gates"
+    tolerance: float = Field(0.02, ge=0, le=1)
+
+
 class TuneParams(_Section):
-    """Stage ``tune``: Optuna search over the QCNN in simulation."""
+    """Stage ``tune``: Optuna search over the QCNN in simulation, optionally for a QPU."""
 
     study: str = Field("auto", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     n_trials: int = Field(20, ge=1, le=100_000)
     timeout_s: Optional[float] = Field(None, gt=0)
     sampler: Literal["tpe", "random", "cmaes"] = "tpe"
     pruner: Literal["median", "hyperband", "none"] = "median"
-    metric: Literal["val_accuracy"] = "val_accuracy"
+    objectives: list[Objective] = Field(default_factory=lambda: ["val_accuracy"], min_length=1)
+    target_devices: list[str] = Field(default_factory=lambda: ["rigetti-cepheus-1-108q"])
+    emulation_samples: int = Field(64, ge=1, le=100_000)
+    select: TuneSelect = Field(default_factory=TuneSelect)
     seed: int = Field(0, ge=0)
     storage: Optional[str] = None
     workers: int = Field(1, ge=1, le=256)
@@ -225,6 +261,48 @@ class TuneParams(_Section):
         if value is not None and not value.startswith(("sqlite:///", "postgresql", "mysql")):
             raise ValueError("must be null (a SQLite file under optuna/) or an RDB URL: sqlite:///…, postgresql://…")
         return value
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @model_validator(mode="after")
+    def _combinations(self) -> "TuneParams":
+        # Checks against the device catalogue (unknown or retired devices, qubits) are in
+        # qml_ops.hardware.params_check (run by `qml-ops params check` and the tune stage).
+        if len(set(self.objectives)) != len(self.objectives):
+            raise _ComboError("tune.objectives", self.objectives, "an objective is listed twice")
+        if len(set(self.target_devices)) != len(self.target_devices):
+            raise _ComboError("tune.target_devices", self.target_devices, "a device is listed twice")
+        if "local" in self.target_devices:
+            raise _ComboError("tune.target_devices", self.target_devices,
+                              "'local' is the noiseless simulator (no compilation, no noise); list QPUs")
+        accuracies = [o for o in self.objectives if o in ("val_accuracy", "emulated_accuracy")]
+        if not accuracies:
+            raise _ComboError("tune.objectives", self.objectives,
+                              "needs val_accuracy or emulated_accuracy (fewer gates or a lower price alone would "
+                              "pick a model whatever its accuracy)")
+        needs_device = [o for o in self.objectives if o in DEVICE_OBJECTIVES]
+        if needs_device and not self.target_devices:
+            raise _ComboError("tune.target_devices", self.target_devices,
+                              f"objective(s) {needs_device} are measured on a target device: list at least one")
+        if "cost_per_inference_usd" in self.objectives and len(self.target_devices) < 2:
+            raise _ComboError(
+                "tune.objectives", self.objectives,
+                "cost_per_inference_usd depends on the device, not on the model: it needs two or more "
+                "tune.target_devices (the device is then a tuned choice)",
+            )
+        if self.multi_objective and self.sampler == "cmaes":
+            raise _ComboError("tune.sampler", self.sampler,
+                              f"CMA-ES is single-objective; with {len(self.objectives)} objectives use 'tpe' "
+                              "(multi-objective TPE) or 'random'")
+        if self.select.rule == "max_emulated_accuracy" and "emulated_accuracy" not in self.objectives:
+            raise _ComboError("tune.select.rule", self.select.rule,
+                              "needs emulated_accuracy in tune.objectives")
+        if self.select.rule == "min_two_qubit_gates" and self.multi_objective and not self.target_devices:
+            raise _ComboError("tune.select.rule", self.select.rule,
+                              "counts two-qubit gates on a target device: list one in tune.target_devices")
+        return self
 
 
 class PriceOverride(_Section):
@@ -338,6 +416,14 @@ class Params(_Section):
                 f"{enc.method} encoding needs {enc.n_features()} PCA components but dataset "
                 f"{self.prepare.dataset!r} has only {width} features",
             )
+        if self.train.noise_model is not None and enc.n_qubits > NOISY_MAX_QUBITS:
+            raise _ComboError("train.noise_model", self.train.noise_model,
+                              f"noise-aware training supports encode.n_qubits <= {NOISY_MAX_QUBITS} "
+                              f"(a 4^n Pauli-basis operator), but encode.n_qubits is {enc.n_qubits}")
+        if "emulated_accuracy" in self.tune.objectives and enc.n_qubits > NOISY_MAX_QUBITS:
+            raise _ComboError("tune.objectives", self.tune.objectives,
+                              f"emulated_accuracy runs the density-matrix emulator, which supports circuits of up "
+                              f"to {NOISY_MAX_QUBITS} logical qubits here, but encode.n_qubits is {enc.n_qubits}")
         return self
 
     def flat(self) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from qml_ops.config import DEFAULT_PARAMS, Check, load_params
 
 def all_checks() -> list[Check]:
     """Every check beyond the schema (each stage runs the ones it needs)."""
-    from qml_ops.hardware.params_check import check_hardware_params
+    from qml_ops.hardware.params_check import check_hardware_params, check_target_devices
 
-    return [check_hardware_params]
+    return [check_hardware_params, check_target_devices]
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -93,6 +93,12 @@ class QCNNClassifier(ClassifierMixin, BaseEstimator):
         seed: seeds the initial weights and the batch order.
         device: ``cpu``, ``cuda`` or ``auto``. dtype: ``complex64`` or ``complex128``.
         threads: torch intra-op threads (0: leave torch's default).
+        noise: train through this noise (noise-aware training): the dict form of a
+            :class:`~qml_ops.simulation.noisy.UnitNoise` (``train.noise_model`` derives it
+            from a device's calibration, :mod:`qml_ops.hardware.noise_aware`). Training
+            loss and the per-epoch accuracies (so early stopping and the kept epoch) are
+            then under that noise; predictions stay those of the ideal circuit (the
+            simulator), the device's are the emulator's. None: noiseless training.
 
     Example:
         >>> from sklearn.base import clone
@@ -117,6 +123,7 @@ class QCNNClassifier(ClassifierMixin, BaseEstimator):
         device: str = "cpu",
         dtype: str = "complex64",
         threads: int = 0,
+        noise: dict | None = None,
     ):
         self.n_qubits = n_qubits
         self.ansatz = ansatz
@@ -132,6 +139,7 @@ class QCNNClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.threads = threads
+        self.noise = noise
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -150,6 +158,14 @@ class QCNNClassifier(ClassifierMixin, BaseEstimator):
         if self.dtype not in _DTYPES:
             raise ModelError(f"dtype {self.dtype!r} not supported; allowed: {sorted(_DTYPES)}")
         return BatchedSimulator(self.spec, device=resolve_device(self.device), dtype=_DTYPES[self.dtype])
+
+    def _training_simulator(self):
+        """What ``fit`` trains on: the noiseless simulator, or the noisy one with ``noise``."""
+        if self.noise is None:
+            return self._simulator()
+        from qml_ops.simulation.noisy import NoisySimulator
+
+        return NoisySimulator(self.spec, self.noise, device=resolve_device(self.device), dtype=_DTYPES[self.dtype])
 
     def _real_dtype(self) -> torch.dtype:
         return torch.float64 if self.dtype == "complex128" else torch.float32
@@ -235,7 +251,9 @@ class QCNNClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(y)
         targets = self._targets(y)
         has_val = X_val is not None and y_val is not None and len(y_val) > 0
-        sim = self._simulator()
+        if self.dtype not in _DTYPES:
+            raise ModelError(f"dtype {self.dtype!r} not supported; allowed: {sorted(_DTYPES)}")
+        sim = self._training_simulator()
         device = sim.device
         real = self._real_dtype()
         Xt = torch.as_tensor(X, dtype=real, device=device)

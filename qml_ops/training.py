@@ -62,7 +62,16 @@ def effective_params(params: Params, root: Path = Path(".")) -> tuple[Params, di
 
 
 def model_from_params(params: Params) -> QCNNClassifier:
+    """The classifier ``params`` describe; with ``train.noise_model`` it trains through that device's
+    calibrated noise (:func:`qml_ops.hardware.noise_aware.device_noise`)."""
     t = params.train
+    noise = None
+    if t.noise_model is not None:
+        from qml_ops.circuits.qcnn import QCNNSpec
+        from qml_ops.hardware.noise_aware import device_noise
+
+        spec = QCNNSpec(params.encode.n_qubits, params.model.ansatz, params.encode.method)
+        noise = device_noise(spec, t.noise_model).to_dict()
     return QCNNClassifier(
         n_qubits=params.encode.n_qubits,
         ansatz=params.model.ansatz,
@@ -78,6 +87,7 @@ def model_from_params(params: Params) -> QCNNClassifier:
         device=t.device,
         dtype=t.dtype,
         threads=t.threads,
+        noise=noise,
     )
 
 

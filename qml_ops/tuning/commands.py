@@ -15,11 +15,18 @@ from qml_ops import tracking
 from qml_ops.config import DEFAULT_PARAMS, load_params
 
 
+def _load(path: str):
+    """The params with the tune stage's catalogue checks (target devices, noise model)."""
+    from qml_ops.hardware.params_check import check_target_devices
+
+    return load_params(path, checks=(check_target_devices,))
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from qml_ops import io
     from qml_ops.tuning.runner import outputs, run_study
 
-    params = load_params(args.params)
+    params = _load(args.params)
     tracking.check_store()  # a tracking server that is down stops here, before any trial
     summary = run_study(params, args.params, workers=args.workers)
     for path, content in outputs(summary).items():
@@ -31,7 +38,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from qml_ops.tuning.runner import worker
 
-    params = load_params(args.params)
+    params = _load(args.params)
     tracking.check_store()  # a tracking server that is down stops here, before any trial
     return worker(params, args.study, args.storage, threads=args.threads, timeout_s=args.timeout)
 
@@ -41,7 +48,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     request = ArrayRequest(workers=args.workers, cpus_per_task=args.cpus_per_task, partition=args.partition,
                            time=args.time, gres=args.gres, account=args.account, mem=args.mem)
-    params = load_params(args.params)
+    params = _load(args.params)
     if not args.dry_run:  # a dry run contacts nothing
         tracking.check_store()  # a tracking server that is down stops here, before any job
     submission = submit_workers(params, args.params, request, allow_sqlite=args.allow_sqlite, dry_run=args.dry_run)

@@ -54,7 +54,7 @@ def run_study(params: Params, params_path: str = "params.yaml", workers: int | N
         else:
             spawn_workers(ref, params_path, workers, tune.timeout_s)
     study = load_study(params, ref)
-    summary = summarise(study, ref, tune.n_trials)
+    summary = summarise(study, ref, tune.n_trials, tune.select)
     log_study_summary(study, summary)
     if summary["best_params"] is None:
         raise QmlOpsError(f"tune: study {ref.name!r} has no completed trial ({summary['n_failed']} failed, "
@@ -67,8 +67,17 @@ METRIC_KEYS = ("best_value", "best_trial", "n_finished", "n_complete", "n_pruned
 
 
 def metrics_document(summary: dict[str, Any]) -> dict[str, Any]:
-    """``metrics/tune.json``: the study's counts and best value (numbers only)."""
-    return {k: summary[k] for k in METRIC_KEYS if summary.get(k) is not None}
+    """``metrics/tune.json``: the study's counts and the selected trial's value, the selection's
+    figures (``selection``), and the Pareto front (``pareto``: each front trial's number, params
+    and objective values; DVC's metrics tables skip lists, so it adds no columns there). The
+    study's names, storage, the selection's reason and every trial go to ``reports/tune.json``."""
+    doc: dict[str, Any] = {k: summary[k] for k in METRIC_KEYS if summary.get(k) is not None}
+    selection = summary.get("selection") or {}
+    numbers = {k: v for k, v in selection.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if numbers:
+        doc["selection"] = numbers
+    doc["pareto"] = list(summary.get("pareto") or [])
+    return doc
 
 
 def trials_csv(summary: dict[str, Any]) -> str:
@@ -98,8 +107,22 @@ def outputs(summary: dict[str, Any]) -> dict[Any, Any]:
 
 
 def best_params_document(summary: dict[str, Any]) -> dict[str, Any]:
-    """What ``train.use_tuned`` reads (``tune/best_params.json``): the study, its best value and params."""
-    return {"study": summary["study"], "best_value": summary["best_value"], "best_params": summary["best_params"]}
+    """What ``train.use_tuned`` reads (``tune/best_params.json``): the study, the selected trial's value
+    and params (its tunable ones: a tuned target device is kept as ``target_device``), and, with several
+    objectives, the selection and its reason."""
+    from qml_ops.tuning.study import DEVICE_PARAM
+
+    params = dict(summary["best_params"])
+    document = {"study": summary["study"], "best_value": summary["best_value"]}
+    if DEVICE_PARAM in params:
+        document["target_device"] = params.pop(DEVICE_PARAM)
+    document["best_params"] = params
+    if len(summary.get("objectives") or ()) > 1:
+        document["selected_trial"] = summary["best_trial"]
+        document["selection"] = {**summary["selection"], "reason": summary["selection_reason"]}
+    return document
+
+
 
 
 def spawn_workers(ref: StudyRef, params_path: str, workers: int, timeout_s: float | None) -> None:

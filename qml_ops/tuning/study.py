@@ -10,6 +10,14 @@
   and the study resumes; finished trials are never lost.
 * A study runs until it holds ``tune.n_trials`` finished trials in total,
   across restarts and workers.
+* Objectives (``tune.objectives``, :mod:`qml_ops.tuning.objectives`): one makes
+  a single-objective study (direction maximize, Optuna's pruners on the
+  per-epoch validation accuracy); several make a multi-objective study (the
+  same samplers: TPE is multi-objective TPE; pruning by
+  :class:`~qml_ops.tuning.pruning.DominancePruner`, since Optuna prunes only
+  single-objective studies). Every trial is measured on its target device
+  (two-qubit gates always); the summary holds the Pareto front and the trial
+  ``tune.select`` picks from it (:mod:`qml_ops.tuning.pareto`).
 """
 
 from __future__ import annotations
@@ -29,15 +37,20 @@ import numpy as np
 import optuna
 
 from qml_ops import tracking
-from qml_ops.config import Params, TuneParams
-from qml_ops.errors import ConfigError, ModelError
+from qml_ops.config import Params, TuneParams, TuneSelect
+from qml_ops.errors import ConfigError, HardwareError, ModelError
 from qml_ops.project import OPTUNA_DIR, find_root
 from qml_ops.redact import redact_url
 from qml_ops.tuning import workers
+from qml_ops.tuning.objectives import DeviceMeasures, directions
+from qml_ops.tuning.pareto import TrialPoint, front_document, select
+from qml_ops.tuning.pruning import CURVE_ATTR, Competitor, DominancePruner
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 PARENT_ATTR = "mlflow_parent_run_id"
 EXPERIMENT_ATTR = "mlflow_experiment"
+OBJECTIVES_ATTR = "objectives"  # the study's objective names, in Optuna's value order
+DEVICE_PARAM = "device"  # the suggested target device, when several are listed
 HEARTBEAT_ENV = "QML_OPS_TUNE_HEARTBEAT_S"  # seconds between trial heartbeats (default 10)
 
 
@@ -57,11 +70,23 @@ class StudyRef:
 
 
 def study_name(params: Params, train_X: np.ndarray) -> str:
-    """``tune.study``, or for ``auto`` a name from the task, space and data."""
+    """``tune.study``, or for ``auto`` a name from the task, space and data (and, for
+    anything but the single ``val_accuracy`` objective, the objectives and what they are
+    measured with: a study's objectives cannot change once it exists)."""
     if params.tune.study != "auto":
         return params.tune.study
+    tune = params.tune
     digest = hashlib.sha256()
-    digest.update(json.dumps(params.tune.space.model_dump(), sort_keys=True).encode())
+    digest.update(json.dumps(tune.space.model_dump(), sort_keys=True).encode())
+    if tune.objectives != ["val_accuracy"]:
+        hw = params.hardware
+        measured = {"objectives": tune.objectives, "target_devices": tune.target_devices, "compile_seed": hw.seed}
+        if "emulated_accuracy" in tune.objectives:
+            measured["emulation_samples"] = tune.emulation_samples
+        if "cost_per_inference_usd" in tune.objectives:
+            measured["cost"] = [hw.shots, hw.n_samples, hw.one_task_per_inference,
+                                {k: v.model_dump() for k, v in sorted(hw.prices.items())}]
+        digest.update(json.dumps(measured, sort_keys=True).encode())
     digest.update(np.ascontiguousarray(train_X).tobytes())
     e = params.encode
     return f"qcnn-{params.prepare.dataset}-{e.method}{e.n_qubits}-{digest.hexdigest()[:8]}"
@@ -158,17 +183,43 @@ def make_pruner(tune: TuneParams, max_epochs: int) -> optuna.pruners.BasePruner:
     return pruners[tune.pruner]()
 
 
+def _pruner(tune: TuneParams) -> optuna.pruners.BasePruner:
+    """Optuna's pruner for one objective; none for several (Optuna cannot prune them: see
+    :class:`~qml_ops.tuning.pruning.DominancePruner`)."""
+    if tune.multi_objective:
+        return optuna.pruners.NopPruner()
+    return make_pruner(tune, max(tune.space.epochs))
+
+
 def create_or_load(params: Params, ref: StudyRef) -> optuna.Study:
-    """Create the study (or load it to resume), with its MLflow experiment and parent run."""
+    """Create the study (or load it to resume), with its MLflow experiment and parent run.
+
+    Raises:
+        ConfigError: the study exists with other objectives (e.g. ``tune.study`` names a
+            single-objective study and ``tune.objectives`` lists several).
+    """
     tune = params.tune
-    study = optuna.create_study(
-        study_name=ref.name,
-        storage=open_storage(ref.storage_url),
-        direction="maximize",
-        sampler=make_sampler(tune),
-        pruner=make_pruner(tune, max(tune.space.epochs)),
-        load_if_exists=True,
-    )
+    try:
+        study = optuna.create_study(
+            study_name=ref.name,
+            storage=open_storage(ref.storage_url),
+            directions=directions(tune.objectives),
+            sampler=make_sampler(tune),
+            pruner=_pruner(tune),
+            load_if_exists=True,
+        )
+    except ValueError as exc:  # Optuna: the directions differ from the stored study's
+        raise ConfigError(f"tune.objectives = {tune.objectives!r}: study {ref.name!r} already exists in "
+                          f"{redact(ref.storage_url)} with other objectives ({exc}); name a new study "
+                          f"(tune.study) or use 'auto'") from None
+    stored = study.user_attrs.get(OBJECTIVES_ATTR)
+    if stored is not None and stored != tune.objectives:
+        raise ConfigError(f"tune.objectives = {tune.objectives!r}: study {ref.name!r} was created with objectives "
+                          f"{stored!r}; name a new study (tune.study) or use 'auto'")
+    if stored is None:
+        study.set_user_attr(OBJECTIVES_ATTR, list(tune.objectives))
+        with experimental_features():
+            study.set_metric_names(list(tune.objectives))
     if PARENT_ATTR not in study.user_attrs:
         tracking.configure(params.tracking.experiment)
         tags = {**tracking.standard_tags("tune"), "optuna.study": ref.name, "optuna.storage": redact(ref.storage_url)}
@@ -186,8 +237,7 @@ def load_study(params: Params, ref: StudyRef) -> optuna.Study:
     storage = open_storage(ref.storage_url)
     try:
         study = optuna.load_study(
-            study_name=ref.name, storage=storage, sampler=make_sampler(tune),
-            pruner=make_pruner(tune, max(tune.space.epochs)),
+            study_name=ref.name, storage=storage, sampler=make_sampler(tune), pruner=_pruner(tune),
         )
     except KeyError:
         raise ConfigError(
@@ -196,6 +246,12 @@ def load_study(params: Params, ref: StudyRef) -> optuna.Study:
     n_existing = len(study.get_trials(deepcopy=False))
     study.sampler = make_sampler(tune, sampler_seed(tune.seed, n_existing, worker_index()))
     return study
+
+
+def objective_names(study: optuna.Study) -> list[str]:
+    """The study's objectives, in the order of its trials' values (``val_accuracy`` for studies
+    created before objectives were recorded)."""
+    return list(study.user_attrs.get(OBJECTIVES_ATTR) or ["val_accuracy"])
 
 
 def counts_toward_budget(trial: optuna.trial.FrozenTrial) -> bool:
@@ -222,7 +278,14 @@ class StopAtBudget:
 
 
 class Objective:
-    """Train one QCNN per trial on the encoded data; report val accuracy per epoch."""
+    """Train one QCNN per trial on the encoded data; measure it by ``tune.objectives``.
+
+    Validation accuracy is reported per epoch (single objective: for Optuna's
+    pruner; several: for :class:`~qml_ops.tuning.pruning.DominancePruner`). Each
+    trial's objective values are metrics of its MLflow run (``objective.<name>``),
+    and so are its two-qubit gates on its target device (``two_qubit_gates``) whatever
+    the objectives.
+    """
 
     def __init__(self, params: Params, splits: dict[str, tuple[np.ndarray, np.ndarray]], parent_run_id: str,
                  experiment: str):
@@ -230,10 +293,17 @@ class Objective:
         self.splits = splits
         self.parent_run_id = parent_run_id
         self.experiment = experiment
+        self.measures = DeviceMeasures(params.tune, params.hardware)
+        for device in params.tune.target_devices:  # a missing calibration profile stops here, before any trial
+            self.measures.profile(device)
+        tune = params.tune
+        self.dominance = (DominancePruner() if tune.multi_objective and tune.pruner != "none"
+                          and "val_accuracy" in tune.objectives and "emulated_accuracy" not in tune.objectives
+                          else None)
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         space = self.params.tune.space
-        return {
+        chosen = {
             "ansatz": trial.suggest_categorical("ansatz", space.ansatz),
             "lr": trial.suggest_float("lr", space.lr.low, space.lr.high, log=space.lr.log),
             "batch_size": trial.suggest_categorical("batch_size", space.batch_size),
@@ -241,12 +311,58 @@ class Objective:
             "optimizer": trial.suggest_categorical("optimizer", space.optimizer),
             "loss": trial.suggest_categorical("loss", space.loss),
         }
+        targets = self.params.tune.target_devices
+        if len(targets) > 1:  # the device is part of what is tuned
+            chosen[DEVICE_PARAM] = trial.suggest_categorical(DEVICE_PARAM, targets)
+        return chosen
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def _device(self, chosen: dict[str, Any]) -> str | None:
+        targets = self.params.tune.target_devices
+        return chosen.get(DEVICE_PARAM) or (targets[0] if targets else None)
+
+    def _known_costs(self, gates: int | None, device: str | None) -> tuple[float, ...]:
+        """This trial's objectives other than accuracy that are known before training ends (lower is better)."""
+        costs = []
+        for name in self.params.tune.objectives:
+            if name == "two_qubit_gates":
+                costs.append(float(gates))
+            elif name == "cost_per_inference_usd":
+                costs.append(self.measures.cost_per_inference_usd(device))
+        return tuple(costs)
+
+    def _competitors(self, study: optuna.Study) -> list[Competitor]:
+        names = objective_names(study)
+        out = []
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            curve = t.user_attrs.get(CURVE_ATTR)
+            if not curve:
+                continue
+            values = dict(zip(names, t.values))
+            costs = tuple(float(values[n]) for n in names if n in ("two_qubit_gates", "cost_per_inference_usd"))
+            out.append(Competitor(t.number, tuple(curve), costs))
+        return out
+
+    def measure(self, model: Any, device: str | None) -> dict[str, float]:
+        """The fitted model's objective values, and its two-qubit gates and depth on ``device``."""
+        X_val, y_val = self.splits["val"]
+        best_epoch = max(model.history_, key=lambda r: (r.val_accuracy, -r.val_loss))
+        out: dict[str, float] = {"val_accuracy": best_epoch.val_accuracy}
+        if device is not None:
+            count = self.measures.count(model.spec, model.weights_, device, X_val[0])
+            out.update(two_qubit_gates=count.two_qubit_gates, depth=count.depth)
+            if "emulated_accuracy" in self.params.tune.objectives:
+                out["emulated_accuracy"] = self.measures.emulated_accuracy(model, device, X_val, y_val)
+            if "cost_per_inference_usd" in self.params.tune.objectives:
+                out["cost_per_inference_usd"] = self.measures.cost_per_inference_usd(device)
+        return out
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
         from qml_ops.training import apply_tuned, model_from_params
 
+        tune = self.params.tune
         chosen = self.suggest(trial)
-        params = apply_tuned(self.params, chosen)
+        device = self._device(chosen)
+        params = apply_tuned(self.params, {k: v for k, v in chosen.items() if k != DEVICE_PARAM})
         params = params.model_copy(update={"train": params.train.model_copy(update={"patience": 0, "use_tuned": False})})
         model = model_from_params(params)
         (X, y), (X_val, y_val) = self.splits["train"], self.splits["val"]
@@ -261,24 +377,43 @@ class Objective:
             "optuna.state": "RUNNING",
             **worker,
         }
+        if device is not None:
+            tags["tune.device"] = device
+            trial.set_user_attr("device", device)
         best = {"val": -math.inf}
+        curve: list[float] = []
+        known: dict[str, Any] = {"generic": None, "costs": ()}
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             tracking.log_metrics(metrics, step=epoch)
             value = metrics["val_accuracy"]
             best["val"] = max(best["val"], value)
-            trial.report(value, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch} (val_accuracy {value:.4f})")
+            curve.append(value)
+            if not tune.multi_objective:
+                trial.report(value, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at epoch {epoch} (val_accuracy {value:.4f})")
+            elif self.dominance is not None:
+                reason = self.dominance.reason(epoch, curve, known["costs"], self._competitors(trial.study))
+                if reason:
+                    raise optuna.TrialPruned(reason)
 
         with tracking.start_run(f"trial-{trial.number}", tags=tags, parent_run_id=self.parent_run_id):
             tracking.log_params({**chosen, "trial_number": trial.number, "study": study_name})
             started = time.perf_counter()
             try:
+                if device is not None:  # known before training: the count on generic weights (cached per ansatz)
+                    known["generic"] = self.measures.generic_count(model.spec, device, X_val[0])
+                    if self.dominance is not None:
+                        known["costs"] = self._known_costs(known["generic"].two_qubit_gates, device)
                 model.fit(X, y, X_val, y_val, callback=on_epoch)
-            except optuna.TrialPruned:
-                tracking.set_tags({"optuna.state": "PRUNED"})
-                tracking.log_metrics({"best_val_accuracy": best["val"], "trial_seconds": time.perf_counter() - started})
+                measured = self.measure(model, device)
+            except optuna.TrialPruned as pruned:
+                tracking.set_tags({"optuna.state": "PRUNED", "optuna.prune_reason": str(pruned)[:500]})
+                unfinished = {"best_val_accuracy": best["val"], "trial_seconds": time.perf_counter() - started}
+                if known["generic"] is not None:  # the count it would have compiled to (generic weights)
+                    unfinished["two_qubit_gates"] = known["generic"].two_qubit_gates
+                tracking.log_metrics(unfinished)
                 raise
             except Exception as exc:
                 reason = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
@@ -286,12 +421,22 @@ class Objective:
                 trial.set_user_attr("fail_reason", reason)
                 raise
             best_epoch = max(model.history_, key=lambda r: (r.val_accuracy, -r.val_loss))
-            value = best_epoch.val_accuracy
             # validation accuracy saturates on easy tasks: the loss breaks ties between trials
             trial.set_user_attr("val_loss", best_epoch.val_loss)
+            trial.set_user_attr("val_accuracy", best_epoch.val_accuracy)
+            trial.set_user_attr(CURVE_ATTR, curve)
+            for key in ("two_qubit_gates", "depth", "emulated_accuracy"):
+                if key in measured:
+                    trial.set_user_attr(key, measured[key])
+            values = [measured[name] for name in tune.objectives]
             tracking.set_tags({"optuna.state": "COMPLETE"})
-            tracking.log_metrics({"best_val_accuracy": value, "trial_seconds": time.perf_counter() - started})
-        return value
+            tracking.log_metrics({
+                "best_val_accuracy": best_epoch.val_accuracy,
+                "trial_seconds": time.perf_counter() - started,
+                **{f"objective.{name}": value for name, value in zip(tune.objectives, values)},
+                **{k: measured[k] for k in ("two_qubit_gates", "depth") if k in measured},
+            })
+        return values if tune.multi_objective else values[0]
 
 
 def run_worker(params: Params, ref: StudyRef, splits: dict, n_trials: int, timeout_s: float | None = None,
@@ -307,7 +452,7 @@ def run_worker(params: Params, ref: StudyRef, splits: dict, n_trials: int, timeo
             objective,
             n_trials=remaining,
             timeout=timeout_s,
-            catch=(ModelError, ValueError, RuntimeError, FloatingPointError),
+            catch=(ModelError, HardwareError, ValueError, RuntimeError, FloatingPointError),
             callbacks=[StopAtBudget(n_trials)],
             show_progress_bar=progress,
             gc_after_trial=False,
@@ -315,13 +460,13 @@ def run_worker(params: Params, ref: StudyRef, splits: dict, n_trials: int, timeo
 
 
 def _rank(trial: optuna.trial.FrozenTrial) -> tuple[float, float]:
-    """Best trial: highest validation accuracy, then lowest validation loss."""
+    """Best trial of a single-objective study: highest value, then lowest validation loss."""
     return (trial.value, -trial.user_attrs.get("val_loss", math.inf))
 
 
 #: Columns of the trials table (the study run's ``trials.json``, ``plots/tune/trials.csv``).
 TRIAL_COLUMNS = ("trial", "state", "value", "best_so_far", "ansatz", "lr", "batch_size", "epochs", "optimizer",
-                 "loss", "duration_s", "worker")
+                 "loss", "two_qubit_gates", "duration_s", "worker")
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -332,7 +477,9 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     """
     rows, best = [], None
     for t in sorted(study.get_trials(deepcopy=False, states=FINISHED), key=lambda t: t.number):
-        value = t.value
+        # the validation accuracy (a multi-objective trial has several values: its first objective
+        # is not always the accuracy)
+        value = t.user_attrs.get("val_accuracy", t.values[0] if t.values else None)
         if t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values:
             value = t.intermediate_values[max(t.intermediate_values)]
         if t.state == optuna.trial.TrialState.COMPLETE and value is not None:
@@ -342,16 +489,60 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
         worker = t.user_attrs.get(workers.WORKER_ATTR) or {}
         rows.append({"trial": t.number, "state": t.state.name, "value": value, "best_so_far": best,
                      **{k: t.params.get(k) for k in TRIAL_COLUMNS[4:10]},
+                     "two_qubit_gates": t.user_attrs.get("two_qubit_gates"),
                      "duration_s": None if duration is None else round(duration, 3),
                      "worker": worker.get(workers.PROCESS_KEY, "") if isinstance(worker, dict) else str(worker)})
     return rows
 
 
-def summarise(study: optuna.Study, ref: StudyRef, n_trials: int) -> dict[str, Any]:
+def trial_point(trial: optuna.trial.FrozenTrial, names: list[str]) -> TrialPoint:
+    """What a completed trial measured (trials of studies from before objectives fall back to their value)."""
+    values = dict(zip(names, trial.values))
+    attrs = trial.user_attrs
+    return TrialPoint(
+        number=trial.number, params=dict(trial.params), values=values,
+        val_accuracy=float(attrs.get("val_accuracy", values.get("val_accuracy", math.nan))),
+        val_loss=float(attrs.get("val_loss", math.inf)),
+        two_qubit_gates=attrs.get("two_qubit_gates"), device=attrs.get("device"),
+        emulated_accuracy=attrs.get("emulated_accuracy", values.get("emulated_accuracy")),
+    )
+
+
+def choose(study: optuna.Study, select_params: TuneSelect | None = None):
+    """``(front, selection)`` of the completed trials, or ``(None, None)`` without one.
+
+    One objective: the study's best trial (highest value, ties to the lower validation
+    loss), as before objectives existed. Several: ``tune.select``'s rule on the front
+    (:func:`qml_ops.tuning.pareto.select`).
+    """
+    from qml_ops.tuning.pareto import Selection, accuracy_only, pareto_front
+
+    select_params = select_params or TuneSelect()
+    names = objective_names(study)
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        return None, None
+    points = [trial_point(t, names) for t in complete]
+    dirs = dict(zip(names, directions(names)))
+    front = pareto_front(points, dirs)
+    if len(names) > 1:
+        return front, select(points, dirs, select_params.rule, select_params.tolerance)
+    best = max(complete, key=_rank)
+    chosen = next(p for p in points if p.number == best.number)
+    reason = (f"single objective {names[0]}: trial {chosen.number} has the best value ({best.value:.4f}; ties to "
+              f"the lower validation loss)")
+    return front, Selection(chosen, f"max_{names[0]}", 0.0, reason, accuracy_only(points), [chosen.number])
+
+
+def summarise(study: optuna.Study, ref: StudyRef, n_trials: int, select_params: TuneSelect | None = None
+              ) -> dict[str, Any]:
+    """Counts, the trial ``train.use_tuned`` takes (``best_*``: the selected one), the Pareto front
+    (``pareto``: each trial's number, params and objective values) and the selection."""
     trials = study.get_trials(deepcopy=False)
     count = {state: sum(t.state == state and counts_toward_budget(t) for t in trials) for state in FINISHED}
-    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    best = max(complete, key=_rank) if complete else None
+    names = objective_names(study)
+    front, chosen = choose(study, select_params)
+    best = chosen.trial if chosen else None
     return {
         "study": ref.name,
         "storage": redact(ref.storage_url),
@@ -360,10 +551,15 @@ def summarise(study: optuna.Study, ref: StudyRef, n_trials: int) -> dict[str, An
         "n_complete": count[optuna.trial.TrialState.COMPLETE],
         "n_pruned": count[optuna.trial.TrialState.PRUNED],
         "n_failed": count[optuna.trial.TrialState.FAIL],
-        "best_value": best.value if best else None,
-        "best_val_loss": best.user_attrs.get("val_loss") if best else None,
+        # the selected trial; its value: the objective of a single-objective study, else its validation accuracy
+        "best_value": (best.values[names[0]] if len(names) == 1 else best.val_accuracy) if best else None,
+        "best_val_loss": best.val_loss if best else None,
         "best_trial": best.number if best else None,
         "best_params": best.params if best else None,
+        "objectives": names,
+        "pareto": front_document(front) if front else [],
+        "selection": chosen.numbers() if chosen else None,
+        "selection_reason": chosen.reason if chosen else None,
         "mlflow_experiment": study.user_attrs.get(EXPERIMENT_ATTR),
         "mlflow_parent_run_id": study.user_attrs.get(PARENT_ATTR),
         "trials": trial_rows(study),
@@ -371,7 +567,9 @@ def summarise(study: optuna.Study, ref: StudyRef, n_trials: int) -> dict[str, An
 
 
 def log_study_summary(study: optuna.Study, summary: dict[str, Any]) -> None:
-    """Best trial, params, value, the trials table and the history/importance plots on the parent run."""
+    """Best trial, params, value, the trials table and the history/importance plots on the parent run;
+    with several objectives also the selection (tags ``tune.selected_trial``, ``tune.select.rule``,
+    ``tune.select.reason``) and the Pareto-front plot."""
     from qml_ops import plots
 
     tracking.configure(summary["mlflow_experiment"])
@@ -386,15 +584,25 @@ def log_study_summary(study: optuna.Study, summary: dict[str, Any]) -> None:
         tracking.set_tags({"optuna.best_trial": summary["best_trial"],
                            **{f"best.{k}": v for k, v in summary["best_params"].items()}})
         tracking.log_dict(summary, "tune_summary.json")
+        names = summary.get("objectives") or ["val_accuracy"]
+        if len(names) > 1:
+            _log_selection(study, summary)
         from optuna.visualization import matplotlib as ovm
 
-        figures = [("optimization_history.png", ovm.plot_optimization_history)]
+        history, importances = {}, {}  # several objectives: both for the validation accuracy
+        if len(names) > 1:
+            history = {"target": lambda t: t.user_attrs.get("val_accuracy", math.nan), "target_name": "val_accuracy"}
+            # Optuna's importance evaluator ranks params by how they lower a target: hence the minus
+            importances = {"target": lambda t: -t.user_attrs.get("val_accuracy", math.nan),
+                           "target_name": "val_accuracy"}
+        figures = [("optimization_history.png", ovm.plot_optimization_history, history)]
         if summary["n_complete"] >= 2:
-            figures.append(("param_importances.png", ovm.plot_param_importances))
-        for name, plot in figures:
+            figures.append(("param_importances.png", ovm.plot_param_importances, importances))
+        for name, plot, options in figures:
             try:
-                with experimental_features():
-                    ax = plot(study)
+                with experimental_features(), warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=".*computes the importances of params to achieve low")
+                    ax = plot(study, **options)
             except (ValueError, RuntimeError) as exc:  # e.g. one distinct value per param
                 print(f"tune: skipped {name}: {exc}")
                 continue
@@ -403,3 +611,23 @@ def log_study_summary(study: optuna.Study, summary: dict[str, Any]) -> None:
             fig.tight_layout()
             tracking.log_figure(fig, name)
             plots.close(fig)
+
+
+def _log_selection(study: optuna.Study, summary: dict[str, Any]) -> None:
+    """The selected trial and why, the front and its plot, on the (active) study run."""
+    from qml_ops import plots
+    from qml_ops.tuning.pareto import front_figure
+
+    selection = summary["selection"]
+    tracking.set_tags({"tune.selected_trial": selection["trial"], "tune.select.rule": selection["rule"],
+                       "tune.select.reason": summary["selection_reason"]})
+    tracking.log_metrics({f"selection.{k}": v for k, v in selection.items() if isinstance(v, (int, float))})
+    tracking.log_dict({"pareto": summary["pareto"], "selection": selection, "reason": summary["selection_reason"]},
+                      "pareto_front.json")
+    names = summary["objectives"]
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    points = [trial_point(t, names) for t in complete]
+    fig = front_figure(points, [p["trial"] for p in summary["pareto"]], selection["trial"],
+                       selection["accuracy_only_trial"], names)
+    tracking.log_figure(fig, "pareto_front.png")
+    plots.close(fig)
