@@ -61,6 +61,17 @@ def effective_params(params: Params, root: Path = Path(".")) -> tuple[Params, di
     return apply_tuned(params, tuned), tuned
 
 
+def tuned_overrides(params: Params, effective: Params) -> list[str]:
+    """``section.key: params.yaml value -> tuned value`` for every tuned value that replaces a
+    different one in ``params`` (what a ``dvc exp run -S train.lr=…`` would silently lose)."""
+    lines = []
+    for section, field in TUNABLE.values():
+        mine, tuned = getattr(getattr(params, section), field), getattr(getattr(effective, section), field)
+        if mine != tuned:
+            lines.append(f"{section}.{field}: {mine!r} -> {tuned!r}")
+    return lines
+
+
 def model_from_params(params: Params) -> QCNNClassifier:
     """The classifier ``params`` describe; with ``train.noise_model`` it trains through that device's
     calibrated noise (:func:`qml_ops.hardware.noise_aware.device_noise`)."""
@@ -141,6 +152,10 @@ def train_and_register(params: Params, splits: dict[str, tuple[np.ndarray, np.nd
     from qml_ops.training_data import class_names, load_encoder, load_prepared
 
     effective, tuned = effective_params(params, root)
+    overridden = tuned_overrides(params, effective)
+    if overridden:
+        print(f"train: train.use_tuned is true: the tuned values of {project.TUNED_PARAMS_FILE} replace "
+              f"params.yaml's {'; '.join(overridden)} (set train.use_tuned=false to train with params.yaml's values)")
     model = model_from_params(effective)
     encoder, classes = load_encoder(root), class_names(root)
     input_example = load_prepared("test", root)[0][:3]

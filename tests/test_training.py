@@ -84,6 +84,12 @@ def test_tuned_params_are_applied_and_validated(tmp_path, monkeypatch):
     io.write_json(root / "tune/best_params.json", {"best_params": {"ansatz": 5, "lr": 0.02}})
     effective, tuned = effective_params(params)
     assert effective.model.ansatz == 5 and effective.train.lr == 0.02 and tuned["ansatz"] == 5
+    # what the tuned values replace is said (a `-S train.lr=...` variant would otherwise change nothing)
+    from qml_ops.training import tuned_overrides
+
+    assert tuned_overrides(params, effective) == [f"model.ansatz: {params.model.ansatz!r} -> 5",
+                                                  f"train.lr: {params.train.lr!r} -> 0.02"]
+    assert tuned_overrides(params, params) == []
     with pytest.raises(ConfigError, match=r"model.ansatz = 12"):
         apply_tuned(params, {"ansatz": 12})
     with pytest.raises(ConfigError, match=r"tune/best_params.json: unknown tuned key 'momentum'"):
