@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,8 +46,6 @@ def no_model_project(tmp_path, monkeypatch):
     root.mkdir()
     (root / "dvc.yaml").write_text("stages: {}\n")
     (root / "params.yaml").write_text((REPO / "params.yaml").read_text())
-    import shutil
-
     shutil.copytree(REPO / "profiles", root / "profiles")
     use_project(monkeypatch, root)
     return root
@@ -80,7 +79,8 @@ def test_one_sided_qubits_and_couplers_are_listed():
     d = drift.compare_profiles(old, fewer)
     assert d.qubits_only_old == [20] and d.couplers_only_old == ["16-20", "19-20"] and not d.qubits_only_new
     text = drift_text(d, top=5)
-    assert "qubits only in the 2025-07-06 snapshot: 20" in text and "couplers only in the 2025-07-06 snapshot: 16-20, 19-20" in text
+    assert "qubits only in the 2025-07-06 snapshot: 20" in text
+    assert "couplers only in the 2025-07-06 snapshot: 16-20, 19-20" in text
     assert "5 of 19" in text and "5 of 28" in text and "--top 0" in text
     with pytest.raises(Exception, match="not the same device"):
         drift.compare_profiles(old, replace(new, device_id="iqm-emerald"))
