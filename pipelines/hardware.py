@@ -7,6 +7,8 @@ Prices the run first and prints the estimate. `hardware.mode`:
        exact run (consumed by it; a resume needs no new one) and the period's spend
        stays within hardware.total_budget_usd; otherwise the stage is skipped (exit 0);
   off: skipped.
+The estimate names each device's calibration profile date; a profile older than
+hardware.max_profile_age_days gets a warning (`qml-ops devices drift DEVICE`).
 Outputs metrics/hardware.json (numbers only), reports/hardware.json (everything,
 with each device's gate verdict and reasons) and plots/hardware/*.csv (DVC plot
 data); logs a `hardware-<mode>` MLflow run with one child run for the simulator
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from qml_ops import io, plots, project, tracking
 from qml_ops.config import Params
-from qml_ops.hardware import approvals, reporting
+from qml_ops.hardware import approvals, drift, reporting
 from qml_ops.hardware.params_check import check_hardware_params
 from qml_ops.hardware.validation import estimates, gate_decision
 from qml_ops.stage import run_stage
@@ -42,6 +44,8 @@ def main(params: Params) -> None:
         return
     prices = estimates(hw)
     print(reporting.estimate_table(prices, hw.mode))
+    for warning in drift.stale_profile_warnings(hw.devices, hw.max_profile_age_days):
+        print(f"hardware: warning: {warning}")
     if hw.mode == "qpu":
         decision = gate_decision(hw, prices)
         if decision.allowed:  # ceilings passed: now this run's recorded approval and the period's budget

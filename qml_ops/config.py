@@ -348,6 +348,7 @@ class HardwareParams(_Section):
     s3_bucket: Optional[str] = None
     s3_prefix: str = "qml-ops"
     poll_timeout_s: float = Field(600, gt=0)
+    max_profile_age_days: int = Field(90, ge=1)
     gate: HardwareGate = Field(default_factory=HardwareGate)
     promote_alias: str = Field("hardware-validated", min_length=1)
     emulated_alias: str = Field("emulator-validated", min_length=1)

@@ -6,6 +6,8 @@
                                                   (default: the newest document per
                                                   device in profiles/snapshots/)
     qml-ops devices snapshot DEVICE [--out PATH]  fetch live properties (AWS)
+    qml-ops devices drift DEVICE [--json]         calibration changes between snapshots
+                                                  (qml_ops.hardware.drift_commands)
     qml-ops hardware estimate --device ID [--device ID ...] --samples N --shots S
                               [--one-task-per-inference] [--json]
 
@@ -74,6 +76,10 @@ def _register_devices(subparsers) -> None:
     p.add_argument("device", help="device id")
     p.add_argument("--out", help="profile file to write (default: profiles/<device>.json)")
     p.set_defaults(func=cmd_snapshot)
+
+    from qml_ops.hardware import drift_commands
+
+    drift_commands.register_devices(sub)
 
 
 def _register_hardware(subparsers) -> None:
@@ -316,16 +322,18 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         docs = [e.to_dict() for e in estimates]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
         return 0
+    from qml_ops.hardware.drift import profile_date
+
     rows = [
         [e.device, str(e.tasks), f"{e.executables_per_task}",
          f"{e.shots_total:,}", usd(e.cost_usd), f"${e.per_task_usd}",
          f"${e.per_shot_usd}", "yes" if e.program_sets else "no",
-         _duration(e.expected_latency_s)]
+         _duration(e.expected_latency_s), profile_date(e.device) or "-"]
         for e in estimates
     ]
     print(f"{args.samples} samples x {args.shots} shots")
     _print_table(rows, ["device", "tasks", "per task", "shots", "cost", "$/task",
-                        "$/shot", "program sets", "expected time"])
+                        "$/shot", "program sets", "expected time", "profile date"])
     print("expected time: mean time per inference in the reference case study (PSC webinar "
           "'Quantum Machine Learning Workflows', 3 April 2026; one task per inference) "
           "x samples; queue time not included")

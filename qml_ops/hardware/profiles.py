@@ -403,6 +403,11 @@ def newest_snapshots(root: str | os.PathLike | None = None) -> dict[str, Path]:
     return newest
 
 
+def snapshot_profiles(device_id: str, root: str | os.PathLike | None = None) -> list[Profile]:
+    """A :class:`Profile` from each snapshot of ``device_id``, oldest first (see :func:`list_snapshots`)."""
+    return [read_snapshot(path, device_id=device_id) for path in list_snapshots(device_id, root)]
+
+
 def newest_snapshot(device_id: str, root: str | os.PathLike | None = None) -> Path:
     """The newest snapshot of ``device_id``.
 

@@ -52,12 +52,15 @@ from qml_ops.training_data import load_prepared
 
 
 def estimate_table(prices: dict[str, Estimate], mode: str) -> str:
-    """The estimate per device and in total, as printed before anything runs."""
+    """The estimate per device and in total, as printed before anything runs (with the date of the
+    calibration profile each device's emulator uses)."""
+    from qml_ops.hardware.drift import profile_date
+
     lines = [f"hardware: cost estimate (mode {mode!r}; {'nothing is spent' if mode != 'qpu' else 'real money'}):",
-             f"  {'device':26s} {'tasks':>6s} {'shots':>9s} {'cost':>10s}  program sets"]
+             f"  {'device':26s} {'tasks':>6s} {'shots':>9s} {'cost':>10s}  program sets  profile date"]
     for device_id, e in prices.items():
         lines.append(f"  {device_id:26s} {e.tasks:6d} {e.shots_total:9d} {usd(e.cost_usd):>10s}  "
-                     f"{'yes' if e.program_sets else 'no'}")
+                     f"{'yes' if e.program_sets else 'no':12s}  {profile_date(device_id) or '-'}")
     lines.append(f"  {'total':26s} {'':6s} {'':9s} {usd(total_estimate(prices)):>10s}")
     return "\n".join(lines)
 
