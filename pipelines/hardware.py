@@ -7,6 +7,9 @@ Prices the run first and prints the estimate. `hardware.mode`:
        exact run (consumed by it; a resume needs no new one) and the period's spend
        stays within hardware.total_budget_usd; otherwise the stage is skipped (exit 0);
   off: skipped.
+With `hardware.plan: auto`, hardware.n_samples and hardware.shots come from the cheapest
+run that resolves the accuracy to ±hardware.plan_halfwidth (qml_ops.hardware.planner),
+before the estimate; the spend gate is the same.
 Outputs metrics/hardware.json (numbers only), reports/hardware.json (everything,
 with each device's gate verdict and reasons) and plots/hardware/*.csv (DVC plot
 data); logs a `hardware-<mode>` MLflow run with one child run for the simulator
@@ -23,6 +26,7 @@ from qml_ops import io, plots, project, tracking
 from qml_ops.config import Params
 from qml_ops.hardware import approvals, reporting
 from qml_ops.hardware.params_check import check_hardware_params
+from qml_ops.hardware.planner import apply_plan
 from qml_ops.hardware.validation import estimates, gate_decision
 from qml_ops.stage import run_stage
 
@@ -40,6 +44,9 @@ def main(params: Params) -> None:
         write(reporting.skipped(hw, "hardware.mode is 'off'", {}))
         print("hardware: mode 'off', skipped")
         return
+    if hw.plan == "auto":  # n_samples x shots from the plan; then priced, shown and gated as any run
+        params = apply_plan(params)
+        hw = params.hardware
     prices = estimates(hw)
     print(reporting.estimate_table(prices, hw.mode))
     if hw.mode == "qpu":
