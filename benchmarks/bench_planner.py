@@ -79,7 +79,8 @@ def main() -> None:
            "notes": ["halfwidth: Wilson half-width at the expected accuracy + expected shot-misread fraction "
                      "(qml_ops.hardware.planner), 95% confidence",
                      "seed: the reference case study's configuration, 48 inferences x 512 shots, one task each",
-                     "plans use program sets where the device has them; prices: https://aws.amazon.com/braket/pricing/"]}
+                     "plans use program sets where the device has them; "
+                     "prices: https://aws.amazon.com/braket/pricing/"]}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"default model: {facts}")
