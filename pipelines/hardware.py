@@ -9,6 +9,9 @@ Prices the run first and prints the estimate. `hardware.mode`:
   off: skipped.
 The estimate names each device's calibration profile date; a profile older than
 hardware.max_profile_age_days gets a warning (`qml-ops devices drift DEVICE`).
+With `hardware.plan: auto`, hardware.n_samples and hardware.shots come from the cheapest
+run that resolves the accuracy to ±hardware.plan_halfwidth (qml_ops.hardware.planner),
+before the estimate; the spend gate is the same.
 Outputs metrics/hardware.json (numbers only), reports/hardware.json (everything,
 with each device's gate verdict and reasons) and plots/hardware/*.csv (DVC plot
 data); logs a `hardware-<mode>` MLflow run with one child run for the simulator
@@ -25,6 +28,7 @@ from qml_ops import io, plots, project, tracking
 from qml_ops.config import Params
 from qml_ops.hardware import approvals, drift, reporting
 from qml_ops.hardware.params_check import check_hardware_params
+from qml_ops.hardware.planner import apply_plan
 from qml_ops.hardware.validation import estimates, gate_decision
 from qml_ops.stage import run_stage
 
@@ -42,6 +46,9 @@ def main(params: Params) -> None:
         write(reporting.skipped(hw, "hardware.mode is 'off'", {}))
         print("hardware: mode 'off', skipped")
         return
+    if hw.plan == "auto":  # n_samples x shots from the plan; then priced, shown and gated as any run
+        params = apply_plan(params)
+        hw = params.hardware
     prices = estimates(hw)
     print(reporting.estimate_table(prices, hw.mode))
     for warning in drift.stale_profile_warnings(hw.devices, hw.max_profile_age_days):

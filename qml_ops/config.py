@@ -338,6 +338,10 @@ class HardwareParams(_Section):
     emulator_device: Literal["auto", "cpu", "cuda"] = "auto"
     emulator_max_qubits: int = Field(22, ge=1, le=40)
     one_task_per_inference: bool = False
+    # auto: n_samples and shots from the cheapest plan resolving the accuracy to ±plan_halfwidth
+    # (qml_ops.hardware.planner); off: as configured
+    plan: Literal["off", "auto"] = "off"
+    plan_halfwidth: float = Field(0.05, gt=0, lt=0.5)
     max_budget_usd: float = Field(0.0, ge=0)
     approve_usd: float = Field(0.0, ge=0)
     total_budget_usd: float = Field(0.0, ge=0)
@@ -353,7 +357,7 @@ class HardwareParams(_Section):
     promote_alias: str = Field("hardware-validated", min_length=1)
     emulated_alias: str = Field("emulator-validated", min_length=1)
 
-    @field_validator("mode", mode="before")
+    @field_validator("mode", "plan", mode="before")
     @classmethod
     def _yaml_off(cls, value: Any) -> Any:
         return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false

@@ -36,7 +36,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["Interval", "z_value", "wilson_interval", "accuracy_interval", "paired_difference_interval",
+__all__ = ["Interval", "z_value", "wilson_interval", "wilson_halfwidth", "accuracy_interval", "paired_difference_interval",
            "sim2real_gap_interval"]
 
 
@@ -97,6 +97,23 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     low, high = centre - spread, centre + spread
     # exact at the boundaries (rounding would otherwise leave 1e-17 outside)
     return (0.0 if successes == 0 else max(0.0, low)), (1.0 if successes == n else min(1.0, high))
+
+
+def wilson_halfwidth(p: float, n: int, confidence: float = 0.95) -> float:
+    """The half-width of the Wilson interval of :func:`wilson_interval` at an
+    expected proportion ``p`` (not necessarily ``k/n``) on ``n`` samples: what
+    a run of ``n`` samples can expect to resolve (used to plan runs).
+
+    Example:
+        >>> round(wilson_halfwidth(1.0, 72), 4)   # even 72 of 72 leaves ±0.025
+        0.0253
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, but got n={n!r}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1], but got p={p!r}")
+    z = z_value(confidence)
+    return z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
 
 
 def accuracy_interval(correct: np.ndarray, confidence: float = 0.95) -> Interval:

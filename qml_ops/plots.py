@@ -99,5 +99,22 @@ def scatter(points: dict[str, tuple[float, float]], xlabel: str, ylabel: str, ti
     return fig
 
 
+def curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str, ylabel: str, title: str = "",
+           log_y: bool = False) -> plt.Figure:
+    """One line with markers per named series of (xs, ys)."""
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for name, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o", label=name)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if series:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def close(fig: plt.Figure) -> None:
     plt.close(fig)

@@ -10,6 +10,8 @@
                                                   (qml_ops.hardware.drift_commands)
     qml-ops hardware estimate --device ID [--device ID ...] --samples N --shots S
                               [--one-task-per-inference] [--json]
+    qml-ops hardware plan --devices ID [ID ...] --target-halfwidth W [--budget USD] [--json]
+                                                  (qml_ops.hardware.plan_commands)
 
 Other modules add ``hardware`` sub-commands by exposing
 ``register_hardware(hardware_subparsers)`` and being listed in
@@ -32,7 +34,8 @@ from qml_ops.hardware import profiles
 from qml_ops.money import usd
 
 #: Modules exposing ``register_hardware(subparsers)`` for more ``qml-ops hardware`` commands.
-HARDWARE_COMMAND_MODULES: tuple[str, ...] = ("qml_ops.hardware.qpu_commands", "qml_ops.hardware.run_commands")
+HARDWARE_COMMAND_MODULES: tuple[str, ...] = ("qml_ops.hardware.qpu_commands", "qml_ops.hardware.run_commands",
+                                             "qml_ops.hardware.plan_commands")
 
 #: A 1-qubit fidelity at or below this marks a qubit the vendor did not calibrate
 #: (Rigetti reports 0.5 with standard error 1.0 for such qubits).

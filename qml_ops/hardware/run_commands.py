@@ -60,7 +60,9 @@ def register_hardware(sub) -> None:
 def _params(path: str) -> Params:
     from qml_ops.hardware.params_check import check_hardware_params
 
-    return load_params(path, checks=(check_hardware_params,))
+    from qml_ops.hardware.planner import apply_plan
+
+    return apply_plan(load_params(path, checks=(check_hardware_params,)))  # hardware.plan: auto
 
 
 def _ledger():
