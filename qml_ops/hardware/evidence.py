@@ -36,6 +36,11 @@ RUN_METRIC_KEYS = (
     "expval_mae", "cost_usd", "cost_per_inference_usd", "latency_s_per_inference",
     "two_qubit_gates", "depth", "shots", "n_samples",
 )
+#: Device-only metric keys, present when the device's accuracy band was predicted
+#: (:mod:`qml_ops.hardware.band`); ``band_covered``: the measured accuracy fell inside (1/0);
+#: ``band_coverage_rate``: on a QPU run, the device's coverage over all recorded QPU runs.
+BAND_KEYS = ("predicted_accuracy_low", "predicted_accuracy_high", "predicted_gap_low", "predicted_gap_high",
+             "band_covered", "band_coverage_rate")
 #: Param keys of every hardware child run.
 RUN_PARAM_KEYS = ("device", "vendor", "backend", "emulator_method", "profile_date", "model_name", "model_version",
                   "train_run_id")
@@ -153,10 +158,11 @@ def device_row(result: Any, model: dict[str, str]) -> EvidenceRow:
     """A device's row from its :class:`~qml_ops.hardware.validation.DeviceResult`."""
     m = result.metrics
     metrics = {key: m[key] for key in RUN_METRIC_KEYS}
+    metrics.update({key: m[key] for key in BAND_KEYS if m.get(key) is not None})
     params = {"device": result.device, "vendor": str(m.get("vendor", "")), "backend": str(m.get("backend_kind", "")),
               "emulator_method": str(m.get("emulator_method") or NO_EMULATOR),
               "profile_date": str(m.get("profile_date") or "n/a"), **model}
-    details = {k: v for k, v in m.items() if k not in RUN_METRIC_KEYS}
+    details = {k: v for k, v in m.items() if k not in metrics}
     return EvidenceRow(result.device, metrics, params, result.verdict, details, dict(result.samples))
 
 
@@ -176,6 +182,7 @@ def metrics_document(rows: Sequence[EvidenceRow], estimate_usd: float, promoted:
     for row in (r for r in rows if r.supported):
         keys = SIMULATOR_FILE_KEYS if row.name == SIMULATOR else METRICS_FILE_KEYS
         doc[row.name] = {key: row.metrics[key] for key in keys}
+        doc[row.name].update({key: row.metrics[key] for key in BAND_KEYS if key in row.metrics})
     return doc
 
 
@@ -283,6 +290,7 @@ def card_rows(rows: Sequence[EvidenceRow]) -> list[dict[str, Any]]:
                     **{k: m[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "sim2real_gap",
                                          "sim2real_gap_ci_low", "sim2real_gap_ci_high", "cost_per_inference_usd",
                                          "two_qubit_gates", "depth", "n_samples", "shots")},
+                    **{k: m[k] for k in BAND_KEYS if k in m},
                     "emulation": row.emulation,
                     "verdict": row.outcome, "verdict_summary": row.verdict.summary if row.verdict else ""})
     return out
