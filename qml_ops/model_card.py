@@ -144,7 +144,7 @@ def _hardware(s: Mapping[str, Any], verbose: bool) -> list[str]:
 
 def _band_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The devices' predicted accuracy bands (computed before the run; README "Predicted accuracy band")."""
-    banded = [r for r in rows if r.get("predicted_accuracy_low") is not None]
+    banded = [r for r in rows if r.get("predicted_accuracy_low") is not None and r.get("backend") != "simulator"]
     if not banded:
         return []
     out = ["", "Predicted before running (optimistic calibrated model to pessimistic model with T1/T2 relaxation "

@@ -236,12 +236,18 @@ def predicted_band(params: HardwareParams, profile: Any, circuits: list, y: np.n
         return None, str(exc)
 
 
-def band_fields(band: Any, reason: str | None, accuracy: float) -> dict[str, Any]:
-    """The band's metrics and whether the measured ``accuracy`` fell inside (``band_covered``: 1/0),
-    or the reason there is no band."""
+def band_fields(band: Any, reason: str | None, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The band's metrics and whether the measured accuracy fell inside (``band_covered``: 1/0).
+
+    Without a band (``reason``: why), the band is the whole range [0, 1] (nothing was
+    predicted; ``band_covered`` 1, and a QPU run records no coverage) and
+    ``predicted_band_reason`` says why, so every run keeps the same metric keys.
+    """
     if band is None:
-        return {"predicted_band_reason": reason}
-    return {**band.metrics(), "band_covered": int(band.covers(accuracy))}
+        sim = metrics["sim_accuracy"]
+        return {"predicted_accuracy_low": 0.0, "predicted_accuracy_high": 1.0, "predicted_gap_low": sim - 1.0,
+                "predicted_gap_high": sim, "band_covered": 1, "predicted_band_reason": reason}
+    return {**band.metrics(), "band_covered": int(band.covers(metrics["accuracy"]))}
 
 
 def validate_device(
@@ -345,7 +351,7 @@ def validate_device(
         wall_s=round(compile_s + run_s, 3),
         **emulator_fields(run, done),
     )
-    metrics.update(band_fields(band, band_reason, metrics["accuracy"]))
+    metrics.update(band_fields(band, band_reason, metrics))
     v = verdict(params, metrics)
     samples = sample_table(np.flatnonzero(done), y[done], z_sim[done], run.counts[done])
     return DeviceResult(device.id, metrics, v.promotes, list(v.reasons), verdict=v, samples=samples)
