@@ -76,19 +76,22 @@ def record_coverage(result: Any, *, run_key: str, run_id: str, model_version: st
         path: the record (default: :func:`default_coverage_path`).
 
     Returns:
-        Covered runs / recorded runs of that device, or ``None`` when the result
-        carries no band (nothing recorded).
+        Covered runs / recorded runs of that device, or ``None`` when nothing was
+        predicted for it (no ``predicted_band``: e.g. no T1/T2, too many qubits; its
+        trivial band [0, 1] is not evidence): nothing is recorded.
     """
     m = result.metrics
-    if m.get("band_covered") is None:
+    if m.get("predicted_band") is None or m.get("band_covered") is None:
         return None
     path = Path(path) if path is not None else default_coverage_path()
     doc = load_coverage(path)
     device = doc["devices"].setdefault(result.device, {"entries": []})
     entry = {
-        "run_key": run_key, "run_id": run_id, "model_version": str(model_version), "profile_date": m.get("profile_date"),
+        "run_key": run_key, "run_id": run_id, "model_version": str(model_version),
+        "profile_date": m.get("profile_date"),
         "accuracy": m["accuracy"], "predicted_accuracy_low": m["predicted_accuracy_low"],
-        "predicted_accuracy_high": m["predicted_accuracy_high"], "band_covered": bool(m["band_covered"]),
+        "predicted_accuracy_high": m["predicted_accuracy_high"],
+        "band_covered": bool(m["band_covered"]),
         "recorded_at": utc_now(),
     }
     device["entries"] = [e for e in device["entries"] if e.get("run_key") != run_key] + [entry]

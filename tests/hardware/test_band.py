@@ -65,7 +65,7 @@ def test_optimistic_emulation_lies_inside_the_band(device_id):
     assert sum(covered) >= 34, (covered, band)  # ~96% expected; 34/40 leaves room for chance
     expected = float(correct_probabilities(result.p1, y, 300).mean())  # the emulation's expected accuracy
     assert math.isclose(expected, band.optimistic_accuracy, rel_tol=1e-9)
-    metrics = band_fields(band, None, band.accuracy_high + 0.05)
+    metrics = band_fields(band, None, {"accuracy": band.accuracy_high + 0.05, "sim_accuracy": sim_accuracy})
     assert metrics["band_covered"] == 0 and metrics["predicted_accuracy_low"] == round(band.accuracy_low, 6)
 
 
@@ -160,7 +160,7 @@ def test_shot_statistics_are_exact():
 
 def _qpu_result(device: str, accuracy: float, covered: bool) -> DeviceResult:
     metrics = {"accuracy": accuracy, "predicted_accuracy_low": 0.7, "predicted_accuracy_high": 0.9,
-               "band_covered": int(covered), "profile_date": "2026-05-05"}
+               "band_covered": int(covered), "profile_date": "2026-05-05", "predicted_band": {"k_sigma": 2.0}}
     return DeviceResult(device, metrics, True)
 
 
@@ -181,8 +181,11 @@ def test_coverage_record_counts_each_paid_run_once(tmp_path):
     assert (garnet["runs"], garnet["covered"]) == (2, 1)
     assert [e["run_id"] for e in garnet["entries"]] == ["r1", "r3"]
     assert not list(path.parent.glob(".*tmp"))  # atomic write left nothing behind
-    # a result without a band records nothing
-    assert record_coverage(DeviceResult("iqm-emerald", {"accuracy": 0.9}, True), run_key="v3", run_id="r4",
+    # a device without a prediction (trivial band [0, 1], covered by construction) records nothing
+    unpredicted = {"accuracy": 0.9, "sim_accuracy": 1.0}
+    unpredicted.update(band_fields(None, "no T1 (key t1_s)", unpredicted))
+    assert unpredicted["band_covered"] == 1 and unpredicted["predicted_accuracy_high"] == 1.0
+    assert record_coverage(DeviceResult("iqm-emerald", unpredicted, True), run_key="v3", run_id="r4",
                            model_version="3", path=path) is None
     assert "iqm-emerald" not in load_coverage(path)["devices"]
 
