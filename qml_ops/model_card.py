@@ -133,12 +133,28 @@ def _hardware(s: Mapping[str, Any], verbose: bool) -> list[str]:
         lines.append(f"| {row['run']} | {_interval(row, 'accuracy')} | {_interval(row, 'sim2real_gap', True)} | "
                      f"${row['cost_per_inference_usd']:.4f} | {row['two_qubit_gates']} | {row['depth']} | "
                      f"{row['profile_date']} | {backend} | {row['verdict']} |")
+    lines += _band_lines(s.get("rows", []))
     if verbose:
         notes = [f"- **{row['run']}**: {row['verdict_summary']}" for row in s.get("rows", [])
                  if row.get("verdict_summary") and row["verdict"] not in ("pass", "unsupported")]
         if notes:
             lines += ["", *notes]
     return lines
+
+
+def _band_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The devices' predicted accuracy bands (computed before the run; README "Predicted accuracy band")."""
+    banded = [r for r in rows if r.get("predicted_accuracy_low") is not None and r.get("backend") != "simulator"]
+    if not banded:
+        return []
+    out = ["", "Predicted before running (optimistic calibrated model to pessimistic model with T1/T2 relaxation "
+               "and calibration uncertainty, finite shots; 95%):"]
+    for r in banded:
+        inside = {1: "inside", 0: "outside"}.get(r.get("band_covered"), "n/a")
+        rate = f"; QPU coverage so far {r['band_coverage_rate']:.2f}" if r.get("band_coverage_rate") is not None else ""
+        out.append(f"- {r['run']}: accuracy [{r['predicted_accuracy_low']:.3f}, {r['predicted_accuracy_high']:.3f}], "
+                   f"gap [{r['predicted_gap_low']:+.3f}, {r['predicted_gap_high']:+.3f}]; measured {inside}{rate}")
+    return out
 
 
 def _aliases(sections: Mapping[str, Mapping[str, Any]], aliases: Sequence[str]) -> list[str]:

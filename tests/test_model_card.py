@@ -68,3 +68,13 @@ def test_alias_policy_names_the_three_aliases_in_order():
     policy = model_card.ALIAS_POLICY
     assert policy.index("`candidate`") < policy.index("`emulator-validated`") < policy.index("`hardware-validated`")
     assert "inconclusive" in policy.lower()
+
+
+def test_card_shows_each_devices_predicted_band_and_whether_the_run_fell_inside():
+    banded = {**row("iqm-garnet", "qpu", "pass"), "predicted_accuracy_low": 0.9, "predicted_accuracy_high": 1.0,
+              "predicted_gap_low": -0.0139, "predicted_gap_high": 0.0861, "band_covered": 1, "band_coverage_rate": 0.5}
+    card = model_card.render({"hardware": {**HARDWARE, "mode": "qpu", "rows": [row("simulator", "simulator",
+                                                                                  "reference"), banded]}})
+    assert ("- iqm-garnet: accuracy [0.900, 1.000], gap [-0.014, +0.086]; measured inside; QPU coverage so far 0.50"
+            in card)
+    assert "Predicted before running" not in model_card.render({"hardware": HARDWARE})

@@ -9,7 +9,9 @@ rows as MLflow runs, and the stage writes the documents and tables built here.
   device in one bar chart per metric, and its runs table is the comparison.
   The simulator row is the model's own accuracy on the same samples, with its
   interval; its gap is 0 with the degenerate interval [0, 0], its cost 0, its
-  gate counts those of the logical circuit, and its shots 0 (exact ⟨Z⟩).
+  gate counts those of the logical circuit, and its shots 0 (exact ⟨Z⟩); its
+  predicted band is its own accuracy. The one exception: a QPU run's devices
+  also carry ``band_coverage_rate`` (:data:`QPU_ONLY_KEYS`).
 * :func:`metrics_document` (``metrics/hardware.json``) holds numbers and booleans
   only, the ones a user compares across experiments (``dvc metrics diff``,
   ``dvc exp show``); :func:`report_document` (``reports/hardware.json``) holds
@@ -29,13 +31,22 @@ from qml_ops.hardware.verdict import GateLimits, Verdict
 from qml_ops.intervals import accuracy_interval
 
 SIMULATOR = "simulator"
+#: The predicted accuracy band (:mod:`qml_ops.hardware.band`) and whether the measured accuracy fell
+#: inside (1/0). The simulator's band is its own accuracy ([a, a], gap [0, 0]); a device without a
+#: prediction gets [0, 1] (its report says why: ``predicted_band_reason``).
+BAND_KEYS = ("predicted_accuracy_low", "predicted_accuracy_high", "predicted_gap_low", "predicted_gap_high",
+             "band_covered")
 #: Metric keys of every hardware child run (the simulator's and each device's), in this order.
 RUN_METRIC_KEYS = (
     "accuracy", "accuracy_ci_low", "accuracy_ci_high",
     "sim2real_gap", "sim2real_gap_ci_low", "sim2real_gap_ci_high",
     "expval_mae", "cost_usd", "cost_per_inference_usd", "latency_s_per_inference",
     "two_qubit_gates", "depth", "shots", "n_samples",
+    *BAND_KEYS,
 )
+#: The one device-only metric: on a QPU run, the device's band coverage over all recorded QPU runs
+#: (``hardware/band_coverage.json``; :mod:`qml_ops.hardware.band_coverage`).
+QPU_ONLY_KEYS = ("band_coverage_rate",)
 #: Param keys of every hardware child run.
 RUN_PARAM_KEYS = ("device", "vendor", "backend", "emulator_method", "profile_date", "model_name", "model_version",
                   "train_run_id")
@@ -48,7 +59,7 @@ UNSUPPORTED = "unsupported"
 METRICS_FILE_KEYS = (
     "accuracy", "accuracy_ci_low", "accuracy_ci_high",
     "sim2real_gap", "sim2real_gap_ci_low", "sim2real_gap_ci_high",
-    "expval_mae", "cost_per_inference_usd", "two_qubit_gates", "depth",
+    "expval_mae", "cost_per_inference_usd", "two_qubit_gates", "depth", *BAND_KEYS,
 )
 #: What ``metrics/hardware.json`` keeps for the simulator reference.
 SIMULATOR_FILE_KEYS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high")
@@ -141,6 +152,8 @@ def simulator_row(y: np.ndarray, z_sim: np.ndarray, two_qubit_gates: int, depth:
         "expval_mae": 0.0, "cost_usd": 0.0, "cost_per_inference_usd": 0.0,
         "latency_s_per_inference": round(float(latency_s_per_inference), 6),
         "two_qubit_gates": int(two_qubit_gates), "depth": int(depth), "shots": 0, "n_samples": int(len(y)),
+        "predicted_accuracy_low": acc.estimate, "predicted_accuracy_high": acc.estimate,
+        "predicted_gap_low": 0.0, "predicted_gap_high": 0.0, "band_covered": 1,
     }
     params = {"device": SIMULATOR, "vendor": "qml-ops", "backend": SIMULATOR, "emulator_method": NO_EMULATOR,
               "profile_date": "n/a", **model}
@@ -153,10 +166,11 @@ def device_row(result: Any, model: dict[str, str]) -> EvidenceRow:
     """A device's row from its :class:`~qml_ops.hardware.validation.DeviceResult`."""
     m = result.metrics
     metrics = {key: m[key] for key in RUN_METRIC_KEYS}
+    metrics.update({key: m[key] for key in QPU_ONLY_KEYS if m.get(key) is not None})
     params = {"device": result.device, "vendor": str(m.get("vendor", "")), "backend": str(m.get("backend_kind", "")),
               "emulator_method": str(m.get("emulator_method") or NO_EMULATOR),
               "profile_date": str(m.get("profile_date") or "n/a"), **model}
-    details = {k: v for k, v in m.items() if k not in RUN_METRIC_KEYS}
+    details = {k: v for k, v in m.items() if k not in metrics}
     return EvidenceRow(result.device, metrics, params, result.verdict, details, dict(result.samples))
 
 
@@ -176,6 +190,7 @@ def metrics_document(rows: Sequence[EvidenceRow], estimate_usd: float, promoted:
     for row in (r for r in rows if r.supported):
         keys = SIMULATOR_FILE_KEYS if row.name == SIMULATOR else METRICS_FILE_KEYS
         doc[row.name] = {key: row.metrics[key] for key in keys}
+        doc[row.name].update({key: row.metrics[key] for key in QPU_ONLY_KEYS if key in row.metrics})
     return doc
 
 
@@ -283,6 +298,7 @@ def card_rows(rows: Sequence[EvidenceRow]) -> list[dict[str, Any]]:
                     **{k: m[k] for k in ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "sim2real_gap",
                                          "sim2real_gap_ci_low", "sim2real_gap_ci_high", "cost_per_inference_usd",
                                          "two_qubit_gates", "depth", "n_samples", "shots")},
+                    **{k: m[k] for k in (*BAND_KEYS, *QPU_ONLY_KEYS) if k in m},
                     "emulation": row.emulation,
                     "verdict": row.outcome, "verdict_summary": row.verdict.summary if row.verdict else ""})
     return out

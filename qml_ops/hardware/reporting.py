@@ -42,6 +42,7 @@ from qml_ops.hardware.backends import (
     Backend, BackendOptions, DeviceRun, EmulatorSettings, QpuSettings, backend_for, backend_name,
 )
 from qml_ops.hardware.approvals import run_key_prefix
+from qml_ops.hardware.band_coverage import record_coverage
 from qml_ops.hardware.ledger import default_ledger_path
 from qml_ops.hardware.profiles import load_profile
 from qml_ops.hardware.validation import OK, DeviceResult, device_for, total_estimate, validate_device
@@ -268,6 +269,10 @@ def validate_registered_model(params: Params, prices: dict[str, Estimate], tmp: 
                 backend = build_backend(hw, device_id, options)
                 result = validate_device(hw, backend, model, features, y, z_sim, prices[device_id],
                                          after_run=_log_ledger)
+                if hw.mode == "qpu" and result.status == OK:  # score the band predictor on real hardware
+                    result.metrics["band_coverage_rate"] = record_coverage(
+                        result, run_key=run_key, run_id=tracking.active_run_id(),
+                        model_version=str(version.version))
                 results.append(result)
                 if result.status != OK:
                     return evidence.unsupported_row(result, model_facts)

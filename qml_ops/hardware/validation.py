@@ -5,15 +5,18 @@ For every device in ``hardware.devices`` this module
 1. prices the run (:func:`qml_ops.cost.estimate`) *before* anything runs;
 2. compiles the model's circuit to the device's native gates and layout
    (:mod:`qml_ops.hardware.compile`), binding each test sample;
-3. runs the circuits on a :class:`~qml_ops.hardware.backends.Backend`: a
+3. predicts the accuracy the device will measure, as a band from an optimistic
+   to a pessimistic noise model (:mod:`qml_ops.hardware.band`), before it runs;
+   after the run, ``band_covered`` says whether the accuracy fell inside;
+4. runs the circuits on a :class:`~qml_ops.hardware.backends.Backend`: a
    calibrated emulator of the device (``emulate``, offline, free) or the QPU
    (``qpu``, only through the spend gate and the task ledger of
    :mod:`qml_ops.hardware.qpu`); this module never asks which;
-4. compares with the simulator on the same samples: exact and noiseless
+5. compares with the simulator on the same samples: exact and noiseless
    finite-shot accuracy, the Sim2Real gap, ⟨Z⟩ error and prediction agreement,
    with 95% intervals on the accuracy (Wilson) and on the gap (Newcombe's
    paired interval: the same samples on both sides; :mod:`qml_ops.intervals`);
-5. judges the result against ``hardware.gate`` on those intervals: pass, fail
+6. judges the result against ``hardware.gate`` on those intervals: pass, fail
    or inconclusive (:mod:`qml_ops.hardware.verdict`).
 
 A device that cannot run the model (fewer qubits than the model needs, or a
@@ -220,6 +223,33 @@ def emulator_fields(run: DeviceRun, done: np.ndarray) -> dict[str, Any]:
     }
 
 
+def predicted_band(params: HardwareParams, profile: Any, circuits: list, y: np.ndarray,
+                   z_sim: np.ndarray) -> tuple[Any, str | None]:
+    """The device's predicted accuracy band before it runs (:mod:`qml_ops.hardware.band`), or
+    ``(None, reason)`` when it cannot be predicted (no T1/T2, too many qubits)."""
+    from qml_ops.hardware.band import predict_band
+
+    sim_accuracy = float(np.mean((np.asarray(z_sim) < 0).astype(np.int64) == np.asarray(y)))
+    try:
+        return predict_band(circuits, profile, y, sim_accuracy=sim_accuracy, shots=params.shots), None
+    except HardwareError as exc:
+        return None, str(exc)
+
+
+def band_fields(band: Any, reason: str | None, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The band's metrics and whether the measured accuracy fell inside (``band_covered``: 1/0).
+
+    Without a band (``reason``: why), the band is the whole range [0, 1] (nothing was
+    predicted; ``band_covered`` 1, and a QPU run records no coverage) and
+    ``predicted_band_reason`` says why, so every run keeps the same metric keys.
+    """
+    if band is None:
+        sim = metrics["sim_accuracy"]
+        return {"predicted_accuracy_low": 0.0, "predicted_accuracy_high": 1.0, "predicted_gap_low": sim - 1.0,
+                "predicted_gap_high": sim, "band_covered": 1, "predicted_band_reason": reason}
+    return {**band.metrics(), "band_covered": int(band.covers(metrics["accuracy"]))}
+
+
 def validate_device(
     params: HardwareParams,
     backend: Backend,
@@ -271,6 +301,12 @@ def validate_device(
         progress(f"  {device.id}: unsupported: {reason}")
         return DeviceResult.unsupported(device.id, reason, two_qubit_gates=int(first.two_qubit_gate_count),
                                         depth=int(first.depth), qubits_used=len(first.qubits))
+    band, band_reason = predicted_band(params, profile, circuits, y, z_sim)
+    if band is not None:
+        progress(f"  {device.id}: predicted accuracy band [{band.accuracy_low:.3f}, {band.accuracy_high:.3f}] "
+                 f"(optimistic {band.optimistic_accuracy:.3f}, pessimistic {band.pessimistic_accuracy:.3f})")
+    else:
+        progress(f"  {device.id}: no predicted accuracy band: {band_reason}")
     run_started = time.perf_counter()
     run = backend.run(circuits, params.shots, sample_indices=list(range(len(circuits))), estimate=est)
     run_s = time.perf_counter() - run_started
@@ -315,6 +351,7 @@ def validate_device(
         wall_s=round(compile_s + run_s, 3),
         **emulator_fields(run, done),
     )
+    metrics.update(band_fields(band, band_reason, metrics))
     v = verdict(params, metrics)
     samples = sample_table(np.flatnonzero(done), y[done], z_sim[done], run.counts[done])
     return DeviceResult(device.id, metrics, v.promotes, list(v.reasons), verdict=v, samples=samples)

@@ -88,6 +88,13 @@ hardware:
     assert report.get("promoted") is None or report["promoted"]["alias"] == "hardware-validated"
     ledger = root / "hardware" / "ledger.json"
     assert ledger.exists()
+    # issue 11: the band predicted before the run, whether the QPU's accuracy fell inside, the coverage record
+    low, high = garnet["predicted_accuracy_low"], garnet["predicted_accuracy_high"]
+    assert 0 <= low <= high <= 1 and garnet["band_covered"] == int(low <= garnet["accuracy"] <= high)
+    coverage = json.loads((root / "hardware" / "band_coverage.json").read_text())["devices"]["iqm-garnet"]
+    assert coverage["runs"] == 1 and coverage["covered"] == garnet["band_covered"]
+    assert garnet["band_coverage_rate"] == coverage["coverage_rate"]
+    assert json.loads((root / "metrics/hardware.json").read_text())["iqm-garnet"]["predicted_accuracy_low"] == low
     assert_no_secrets(ledger.read_text(), (root / "reports/hardware.json").read_text(),
                       (root / "metrics/hardware.json").read_text(), *capsys.readouterr())
 
@@ -97,6 +104,8 @@ hardware:
     assert len(fake.creates) == 1 and len(fake.calls) == calls
     again = json.loads((root / "reports/hardware.json").read_text())["devices"]["iqm-garnet"]
     assert again["accuracy"] == garnet["accuracy"] and again["cost_usd"] == 1.17
+    # the same paid run reported again is not counted twice
+    assert json.loads((root / "hardware" / "band_coverage.json").read_text())["devices"]["iqm-garnet"]["runs"] == 1
 
     # a retrained model (a new version) under the used approval: skipped, nothing created
     train_and_register(params, load_encoded())
