@@ -50,7 +50,7 @@ METRICS_FILE_KEYS = (
     "accuracy", "accuracy_ci_low", "accuracy_ci_high",
     "sim2real_gap", "sim2real_gap_ci_low", "sim2real_gap_ci_high",
     "expval_mae", "cost_per_inference_usd", "two_qubit_gates", "depth",
-    "expval_mae_mitigated", "accuracy_mitigated", "accuracy_mitigated_ci_low", "accuracy_mitigated_ci_high",
+    "expval_mae_mitigated",  # accuracy_mitigated and its interval: MLflow and reports/hardware.json
 )
 #: What ``metrics/hardware.json`` keeps for the simulator reference.
 SIMULATOR_FILE_KEYS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high")
