@@ -27,7 +27,7 @@ both configured under ``hardware.mitigation`` and both priced before anything ru
 Example:
     >>> mitigate_p1(np.array([0.05, 0.95]), 0.95, 0.95)
     array([0., 1.])
-    >>> richardson([1, 3], [0.8, 0.6])   # the line through (1, 0.8), (3, 0.6) at 0
+    >>> round(richardson([1, 3], [0.8, 0.6]), 12)   # the line through (1, 0.8), (3, 0.6) at 0
     0.9
 """
 

@@ -213,3 +213,11 @@ def test_method_names():
         "readout=calibration+zne[1,3,5]"
     assert Decimal(0) == estimates(hardware())[GARNET].base_run().cost_usd - estimate(
         get_device(GARNET), 24, 2000).cost_usd
+
+
+def test_the_printed_estimate_names_the_mitigation_runs():
+    from qml_ops.hardware.reporting import estimate_table
+
+    text = estimate_table(estimates(hardware(zne={"enabled": True})), "emulate")
+    assert "incl. error mitigation: 2 extra runs" in text
+    assert "incl. error mitigation" not in estimate_table(estimates(hardware()), "emulate")
