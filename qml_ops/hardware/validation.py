@@ -39,9 +39,9 @@ import numpy as np
 from qml_ops.config import HardwareParams
 from qml_ops.cost import Estimate, estimate
 from qml_ops.errors import HardwareError
+from qml_ops.hardware import mitigation
 from qml_ops.hardware.backends import Backend, DeviceRun
 from qml_ops.hardware.devices import Device, get_device, with_prices
-from qml_ops.hardware import mitigation
 from qml_ops.hardware.gate import check_spend
 from qml_ops.hardware.verdict import GateLimits, Verdict, judge_metrics
 from qml_ops.intervals import accuracy_interval, sim2real_gap_interval, wilson_interval
