@@ -15,10 +15,11 @@ both configured under ``hardware.mitigation`` and both priced before anything ru
   measures ``f0`` and ``f1`` with two extra circuits per device run (prepare
   ``|0⟩`` and ``|1⟩`` on the readout qubit, ``calibration_shots`` each), priced
   in the estimate (:func:`mitigation_parts`); emulators only in this version.
-* **Zero-noise extrapolation** (``zne: {enabled, scale_factors}``): global
-  unitary folding ``G → G (G† G)^k`` of the compiled native circuit scales its
-  gate noise by ``λ = 2k + 1`` (Giurgica-Tiron et al. 2020, "Digital zero noise
-  extrapolation for quantum error mitigation", arXiv:2005.10921); every factor
+* **Zero-noise extrapolation** (``zne: {enabled, scale_factors}``): unitary
+  folding ``C → C (C† C)^k`` of the compiled native circuit after its one-qubit
+  state preparation (:func:`fold`) scales its gate noise by ``λ = 2k + 1``
+  (Giurgica-Tiron et al. 2020, "Digital zero noise extrapolation for quantum
+  error mitigation", arXiv:2005.10921); every factor
   but 1 is one more run of every sample (executables and shots × the number of
   factors in the estimate, gated with the base run). The readout-corrected ⟨Z⟩
   at each factor is extrapolated to ``λ = 0`` with Richardson's polynomial
@@ -46,7 +47,7 @@ from qml_ops.errors import HardwareError
 __all__ = [
     "CALIBRATION", "NONE", "PROFILE",
     "MitigationOutcome", "calibration_circuits", "fold", "inverse_ops", "method_name", "mitigate_p1",
-    "mitigation_parts", "priced", "profile_fidelities", "richardson", "run_mitigation",
+    "mitigation_parts", "priced", "profile_fidelities", "richardson", "run_mitigation", "split_head",
 ]
 
 PROFILE, CALIBRATION, NONE = "profile", "calibration", "none"
@@ -134,8 +135,30 @@ def inverse_ops(ops: Sequence[tuple]) -> list[tuple]:
     return [inv for op in reversed(list(ops)) for inv in _inverse(op)]
 
 
+def split_head(ops: Sequence[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """``(head, body)``: each qubit's one-qubit gates before its first two-qubit gate
+    (the state preparation, where the samples differ) and the rest, in time order.
+    Head gates act first on their qubit, so ``body · head`` is the circuit."""
+    head, body, entangled = [], [], set()
+    for op in ops:
+        qs = op[1]
+        if len(qs) == 1 and qs[0] not in entangled:
+            head.append(op)
+        else:
+            entangled.update(qs)
+            body.append(op)
+    return head, body
+
+
 def fold(circuit: Any, scale: int) -> Any:
-    """Global unitary folding: ``G (G† G)^k`` for ``scale = 2k + 1`` (same unitary, ``scale``× the gates).
+    """Unitary folding of the compiled circuit to ``scale = 2k + 1``: ``C (C† C)^k · P``.
+
+    ``P`` is the head (:func:`split_head`: the one-qubit state preparation on each
+    qubit, which carries the sample's features) and ``C`` the rest, where nearly
+    all the noise is (every two-qubit gate); folding ``C`` globally keeps the
+    unitary, multiplies ``C``'s gates by ``scale`` and keeps the samples differing
+    only in their heads, so the emulators still batch them. A circuit without
+    two-qubit gates is folded whole.
 
     Raises:
         HardwareError: ``scale`` is not an odd integer >= 1.
@@ -146,8 +169,10 @@ def fold(circuit: Any, scale: int) -> Any:
         raise HardwareError(f"a folding scale factor must be an odd integer >= 1, but got {scale!r}")
     if scale == 1:
         return circuit
-    ops = list(circuit.ops)
-    folded = ops + (inverse_ops(ops) + ops) * ((scale - 1) // 2)
+    head, body = split_head(circuit.ops)
+    if not body:
+        head, body = [], list(circuit.ops)
+    folded = head + body + (inverse_ops(body) + body) * ((scale - 1) // 2)
     return replace(circuit, ops=tuple(folded), two_qubit_gate_count=sum(1 for _, qs, _ in folded if len(qs) == 2),
                    depth=_depth(folded))
 

@@ -164,9 +164,12 @@ def test_folding_keeps_the_noiseless_unitary(device_id):
     circuit = compile_spec(spec, rng.uniform(-math.pi, math.pi, spec.n_weights), load_profile(device_id)).bind(
         rng.uniform(0, math.pi, spec.n_features))
     u1 = circuit.circuit.to_unitary()  # Braket's noiseless simulator of the verbatim circuit
+    head, body = mitigation.split_head(circuit.ops)
+    assert head and body and all(len(qs) == 1 for _, qs, _ in head) and len(body[0][1]) == 2
     for scale in (3, 5):
         folded = mitigation.fold(circuit, scale)
-        assert len(folded.ops) == scale * len(circuit.ops)
+        assert len(folded.ops) == len(head) + scale * len(body)
+        assert mitigation.split_head(folded.ops)[0] == head  # samples still differ only in their heads
         assert folded.two_qubit_gate_count == scale * circuit.two_qubit_gate_count
         assert folded.readout_qubit == circuit.readout_qubit and folded.depth > circuit.depth
         u = folded.circuit.to_unitary()
