@@ -319,6 +319,32 @@ class HardwareGate(_Section):
     max_cost_per_inference_usd: float = Field(2.0, ge=0)
 
 
+class ZneParams(_Section):
+    """Zero-noise extrapolation (:mod:`qml_ops.hardware.mitigation`): the compiled circuit
+    folded globally to each scale factor, ⟨Z⟩ extrapolated to zero noise. Each factor is one
+    more run of every sample (priced: executables and shots × the number of factors)."""
+
+    enabled: bool = False
+    scale_factors: list[int] = Field(default_factory=lambda: [1, 3, 5])
+
+    @model_validator(mode="after")
+    def _odd_increasing(self) -> "ZneParams":
+        f = self.scale_factors
+        if (len(f) < 2 or any(v < 1 or v % 2 == 0 for v in f) or f != sorted(set(f))):
+            raise _ComboError("hardware.mitigation.zne.scale_factors", f,
+                              "at least two odd integers >= 1, strictly increasing (e.g. [1, 3, 5]): "
+                              "global folding G(G†G)^k scales the noise by 2k + 1")
+        return self
+
+
+class MitigationParams(_Section):
+    """Error mitigation of the device's ⟨Z⟩ (:mod:`qml_ops.hardware.mitigation`)."""
+
+    readout: Literal["profile", "calibration", "none"] = "profile"
+    calibration_shots: int = Field(1000, ge=1)
+    zne: ZneParams = Field(default_factory=ZneParams)
+
+
 class HardwareParams(_Section):
     """Stage ``hardware``: the registered model on QPUs, or on calibrated emulators of them."""
 
@@ -354,6 +380,7 @@ class HardwareParams(_Section):
     poll_timeout_s: float = Field(600, gt=0)
     max_profile_age_days: int = Field(90, ge=1)
     gate: HardwareGate = Field(default_factory=HardwareGate)
+    mitigation: MitigationParams = Field(default_factory=MitigationParams)
     promote_alias: str = Field("hardware-validated", min_length=1)
     emulated_alias: str = Field("emulator-validated", min_length=1)
 
@@ -380,6 +407,14 @@ class HardwareParams(_Section):
                               "trajectories are the torch emulator's; hardware.emulator 'braket' is a density matrix")
         if self.mode == "qpu" and not self.s3_bucket:
             raise _ComboError("hardware.s3_bucket", None, "mode 'qpu' needs an S3 bucket for the task results")
+        if self.mode == "qpu" and self.mitigation.readout == "calibration":
+            raise _ComboError("hardware.mitigation.readout", "calibration",
+                              "calibration circuits run on the emulators only in this version; on a QPU use "
+                              "'profile' (free: the device document's readout fidelities) or 'none'")
+        if self.mode == "qpu" and self.mitigation.zne.enabled:
+            raise _ComboError("hardware.mitigation.zne.enabled", True,
+                              "zero-noise extrapolation runs on the emulators only in this version "
+                              "(its price is in `qml-ops hardware estimate`); set it false for mode 'qpu'")
         return self
 
 

@@ -30,7 +30,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from qml_ops.errors import ConfigError
@@ -62,6 +62,16 @@ class Estimate:
     program_sets: bool
     executables_per_task: int
     expected_latency_s: float | None = None
+    parts: tuple["Estimate", ...] = ()
+
+    def base_run(self) -> "Estimate":
+        """The run of the samples alone, without the extra runs in ``parts`` (what
+        the backend runs first). Equal to ``self`` when there are no parts."""
+        if not self.parts:
+            return self
+        return replace(self, tasks=self.tasks - sum(p.tasks for p in self.parts),
+                       shots_total=self.shots_total - sum(p.shots_total for p in self.parts),
+                       cost_usd=self.cost_usd - sum((p.cost_usd for p in self.parts), Decimal(0)), parts=())
 
     def to_dict(self) -> dict:
         """The JSON form: ``{device, tasks, shots_total, cost_usd, per_task_usd,
@@ -74,7 +84,25 @@ class Estimate:
             "per_task_usd": float(self.per_task_usd),
             "per_shot_usd": float(self.per_shot_usd),
             "program_sets": self.program_sets,
+            **({"parts": [{"n_samples": p.n_samples, "shots": p.shots, **p.to_dict()} for p in self.parts]}
+               if self.parts else {}),
         }
+
+
+def with_parts(base: Estimate, parts: "list[Estimate] | tuple[Estimate, ...]") -> Estimate:
+    """``base`` plus extra runs on the same device (error mitigation: calibration
+    circuits, zero-noise extrapolation's folded circuits), priced separately.
+
+    ``tasks``, ``shots_total`` and ``cost_usd`` become the totals (what the spend
+    gate, approvals and budgets see); ``n_samples`` and ``shots`` stay the base
+    run's; :meth:`Estimate.base_run` recovers the base.
+    """
+    parts = tuple(parts)
+    if not parts:
+        return base
+    return replace(base, tasks=base.tasks + sum(p.tasks for p in parts),
+                   shots_total=base.shots_total + sum(p.shots_total for p in parts),
+                   cost_usd=base.cost_usd + sum((p.cost_usd for p in parts), Decimal(0)), parts=parts)
 
 
 def _check_int(value: object, name: str, device: Device) -> int:

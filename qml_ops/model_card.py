@@ -134,6 +134,7 @@ def _hardware(s: Mapping[str, Any], verbose: bool) -> list[str]:
                      f"${row['cost_per_inference_usd']:.4f} | {row['two_qubit_gates']} | {row['depth']} | "
                      f"{row['profile_date']} | {backend} | {row['verdict']} |")
     lines += _band_lines(s.get("rows", []))
+    lines += _mitigation(s.get("rows", []))
     if verbose:
         notes = [f"- **{row['run']}**: {row['verdict_summary']}" for row in s.get("rows", [])
                  if row.get("verdict_summary") and row["verdict"] not in ("pass", "unsupported")]
@@ -155,6 +156,19 @@ def _band_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         out.append(f"- {r['run']}: accuracy [{r['predicted_accuracy_low']:.3f}, {r['predicted_accuracy_high']:.3f}], "
                    f"gap [{r['predicted_gap_low']:+.3f}, {r['predicted_gap_high']:+.3f}]; measured {inside}{rate}")
     return out
+def _mitigation(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Raw and mitigated ⟨Z⟩ error and accuracy per device (rows without them: none)."""
+    rows = [r for r in rows if "accuracy_mitigated" in r and r.get("backend") != "simulator"]
+    if not rows:
+        return []
+    lines = ["", "Error mitigation (`hardware.mitigation`; the gate judges the raw accuracy):", "",
+             "| run | mitigation | ⟨Z⟩ error raw | ⟨Z⟩ error mitigated | accuracy raw | accuracy mitigated [95% CI] |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {r.get('mitigation', 'n/a')} | {_pct(r.get('expval_mae'))} | "
+                     f"{_pct(r.get('expval_mae_mitigated'))} | {_pct(r.get('accuracy'))} | "
+                     f"{_interval(r, 'accuracy_mitigated')} |")
+    return lines
 
 
 def _aliases(sections: Mapping[str, Mapping[str, Any]], aliases: Sequence[str]) -> list[str]:

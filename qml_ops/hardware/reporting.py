@@ -61,7 +61,9 @@ def estimate_table(prices: dict[str, Estimate], mode: str) -> str:
              f"  {'device':26s} {'tasks':>6s} {'shots':>9s} {'cost':>10s}  program sets  profile date"]
     for device_id, e in prices.items():
         lines.append(f"  {device_id:26s} {e.tasks:6d} {e.shots_total:9d} {usd(e.cost_usd):>10s}  "
-                     f"{'yes' if e.program_sets else 'no':12s}  {profile_date(device_id) or '-'}")
+                     f"{'yes' if e.program_sets else 'no':12s}  {profile_date(device_id) or '-'}"
+                     + (f"  (incl. error mitigation: {len(e.parts)} extra runs, "
+                        f"{usd(e.cost_usd - e.base_run().cost_usd)})" if e.parts else ""))
     lines.append(f"  {'total':26s} {'':6s} {'':9s} {usd(total_estimate(prices)):>10s}")
     return "\n".join(lines)
 

@@ -16,7 +16,10 @@ For every device in ``hardware.devices`` this module
    finite-shot accuracy, the Sim2Real gap, ⟨Z⟩ error and prediction agreement,
    with 95% intervals on the accuracy (Wilson) and on the gap (Newcombe's
    paired interval: the same samples on both sides; :mod:`qml_ops.intervals`);
-6. judges the result against ``hardware.gate`` on those intervals: pass, fail
+6. mitigates the device's ⟨Z⟩ (``hardware.mitigation``: readout correction,
+   zero-noise extrapolation; their extra runs are in the estimate) and reports
+   the raw and mitigated ⟨Z⟩ error and accuracy (:mod:`qml_ops.hardware.mitigation`);
+7. judges the raw result against ``hardware.gate`` on those intervals: pass, fail
    or inconclusive (:mod:`qml_ops.hardware.verdict`).
 
 A device that cannot run the model (fewer qubits than the model needs, or a
@@ -39,6 +42,7 @@ import numpy as np
 from qml_ops.config import HardwareParams
 from qml_ops.cost import Estimate, estimate
 from qml_ops.errors import HardwareError
+from qml_ops.hardware import mitigation
 from qml_ops.hardware.backends import Backend, DeviceRun
 from qml_ops.hardware.devices import Device, get_device, with_prices
 from qml_ops.hardware.gate import check_spend
@@ -93,12 +97,14 @@ def device_for(params: HardwareParams, device_id: str) -> Device:
 
 
 def estimates(params: HardwareParams) -> dict[str, Estimate]:
-    """The price of the configured run on every device (what a QPU run would cost)."""
-    return {
-        device_id: estimate(device_for(params, device_id), params.n_samples, params.shots,
-                            one_task_per_inference=params.one_task_per_inference)
-        for device_id in params.devices
-    }
+    """The price of the configured run on every device (what a QPU run would cost),
+    error mitigation's extra runs included (in each estimate's ``parts``)."""
+    out = {}
+    for device_id in params.devices:
+        device = device_for(params, device_id)
+        base = estimate(device, params.n_samples, params.shots, one_task_per_inference=params.one_task_per_inference)
+        out[device_id] = mitigation.priced(base, device, params.mitigation, params.one_task_per_inference)
+    return out
 
 
 def total_estimate(prices: dict[str, Estimate]) -> Decimal:
@@ -147,6 +153,19 @@ def compare(z_sim: np.ndarray, counts: np.ndarray, y: np.ndarray, shots: int, se
         "sim2real_gap_ci_high": gap.high,
         "expval_mae": float(np.mean(np.abs(z_sim - z_hw))),
         "agreement": float(np.mean(pred_sim == pred_hw)),
+    }
+
+
+def mitigated_metrics(z_sim: np.ndarray, z_mitigated: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The mitigated ⟨Z⟩ beside the simulator (:mod:`qml_ops.hardware.mitigation`):
+    ``expval_mae_mitigated``, ``accuracy_mitigated`` and its Wilson interval."""
+    correct = (np.asarray(z_mitigated) < 0).astype(np.int64) == np.asarray(y)
+    acc = accuracy_interval(correct)
+    return {
+        "expval_mae_mitigated": float(np.mean(np.abs(np.asarray(z_sim) - np.asarray(z_mitigated)))),
+        "accuracy_mitigated": float(np.mean(correct)),
+        "accuracy_mitigated_ci_low": acc.low,
+        "accuracy_mitigated_ci_high": acc.high,
     }
 
 
@@ -308,7 +327,7 @@ def validate_device(
     else:
         progress(f"  {device.id}: no predicted accuracy band: {band_reason}")
     run_started = time.perf_counter()
-    run = backend.run(circuits, params.shots, sample_indices=list(range(len(circuits))), estimate=est)
+    run = backend.run(circuits, params.shots, sample_indices=list(range(len(circuits))), estimate=est.base_run())
     run_s = time.perf_counter() - run_started
     for note in run.notes:  # QPU: AWS spending limits, execution windows
         progress(f"  {device.id}: {note}")
@@ -323,18 +342,21 @@ def validate_device(
                                        params.seed)}
     stderr = None if run.p1_stderr is None else np.asarray(run.p1_stderr)[done]
     fold_emulator_error(metrics, run.counts[done], stderr, y[done])
+    mitigated = mitigation.run_mitigation(params.mitigation, backend, circuits, run.counts, params.shots, est,
+                                          progress)
+    metrics.update(mitigated_metrics(z_sim[done], mitigated.z[done], y[done]), **mitigated.fields)
     n = int(done.sum())
-    cost = float(run.committed_usd)
+    cost = float(run.committed_usd + mitigated.committed_usd)
     metrics.update(
         cost_usd=round(cost, 2),
         cost_per_inference_usd=round(cost / n, 4),
         cost_basis=run.cost_basis,
-        spent_usd=round(float(run.spent_usd), 2),
+        spent_usd=round(float(run.spent_usd + mitigated.spent_usd), 2),
         latency_s_per_inference=round(run.latency.per_inference_s or run_s / n, 6),
         **run.latency.summary(),
         samples_without_results=int((~done).sum()),
         expected_qpu_latency_s_per_inference=device.latency_per_inference_s,
-        tasks=int(run.tasks),
+        tasks=int(run.tasks + mitigated.tasks),
         shots=params.shots,
         n_samples=n,
         two_qubit_gates=int(circuits[0].two_qubit_gate_count),
@@ -354,4 +376,5 @@ def validate_device(
     metrics.update(band_fields(band, band_reason, metrics))
     v = verdict(params, metrics)
     samples = sample_table(np.flatnonzero(done), y[done], z_sim[done], run.counts[done])
+    samples["device_expval_mitigated"] = [round(float(v), 6) for v in mitigated.z[done]]
     return DeviceResult(device.id, metrics, v.promotes, list(v.reasons), verdict=v, samples=samples)

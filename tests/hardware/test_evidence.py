@@ -5,7 +5,7 @@ import numpy as np
 
 from qml_ops.circuits.qcnn import QCNNSpec
 from qml_ops.hardware import evidence
-from qml_ops.hardware.validation import DeviceResult, band_fields, compare, sample_table
+from qml_ops.hardware.validation import DeviceResult, band_fields, compare, mitigated_metrics, sample_table
 from qml_ops.hardware.verdict import GateLimits, judge_metrics
 
 LIMITS = GateLimits(max_gap=0.1, min_accuracy=0.9, max_cost_per_inference_usd=2.0)
@@ -20,6 +20,7 @@ def device_result(device: str, lost: int, n: int = 72) -> DeviceResult:
     counts = np.where(y[:, None] == 1, [100, 412], [412, 100]).astype(float)
     counts[:lost] = counts[:lost, ::-1]  # the device reads the opposite class on `lost` samples
     metrics = compare(z_sim, counts.astype(np.int64), y, shots=512, seed=0)
+    metrics.update(mitigated_metrics(z_sim, 1.0 - 2.0 * counts[:, 1] / counts.sum(axis=1), y), mitigation="none")
     metrics.update(cost_usd=0.69, cost_per_inference_usd=0.0096, latency_s_per_inference=0.01, two_qubit_gates=67,
                    depth=int(rng.integers(80, 200)), shots=512, n_samples=n, layout={"0": 5}, profile_date="2026-05-05",
                    profile_source="profiles/snapshots/x.json", cost_basis="price table", backend="torch",
