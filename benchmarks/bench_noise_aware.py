@@ -9,8 +9,8 @@ emulator (the hardware stage's torch density-matrix emulator) on the whole test
 split. Reported per run: the simulator's test accuracy, the emulated accuracy
 at ``--shots`` shots with its 95 % Wilson interval (and the exact, infinite-shot
 one), the Sim2Real gap with Newcombe's paired interval, the mean decision
-margin |⟨Z⟩| on the emulator, and a ``predicted_band`` column, empty until
-qml-ops predicts an emulated-accuracy band from a model and a device. Prints a
+margin |⟨Z⟩| on the emulator, and the predicted accuracy band of
+:mod:`qml_ops.hardware.band` with whether the emulated accuracy fell in it. Prints a
 table and writes benchmarks/results/noise_aware.json (key ``rows``; ``summary``
 holds the means per task and training).
 
@@ -30,6 +30,7 @@ import torch
 from qml_ops import data
 from qml_ops.config import parse_params
 from qml_ops.encodings import make_encoder
+from qml_ops.hardware.band import predict_band
 from qml_ops.hardware.compile import compile_spec
 from qml_ops.hardware.emulator import NoiseParams, exact_p1
 from qml_ops.hardware.profiles import load_profile
@@ -65,6 +66,7 @@ def run_one(dataset: str, splits: dict, mode: str, seed: int, args) -> dict:
     emulated_correct = emulated == y
     exact_correct = model.classes_[(p1 > 0.5).astype(np.int64)] == y
     low, high = wilson_interval(int(emulated_correct.sum()), len(y))
+    band = predict_band(circuits, profile, y, sim_accuracy=float(sim_correct.mean()), shots=args.shots)
     gap = sim2real_gap_interval(sim_correct, emulated_correct)
     return {
         "task": dataset, "training": mode, "seed": seed, "device": args.device, "ansatz": args.ansatz,
@@ -74,7 +76,8 @@ def run_one(dataset: str, splits: dict, mode: str, seed: int, args) -> dict:
         "emulated_accuracy": float(emulated_correct.mean()),
         "emulated_accuracy_ci95": [round(low, 6), round(high, 6)],
         "emulated_accuracy_exact": float(exact_correct.mean()),
-        "predicted_band": None,  # no predicted emulated-accuracy band in qml-ops yet
+        "predicted_band": [round(band.accuracy_low, 6), round(band.accuracy_high, 6)],
+        "band_covered": bool(band.accuracy_low <= float(emulated_correct.mean()) <= band.accuracy_high),
         "gap": float(gap.estimate), "gap_ci95": [round(gap.low, 6), round(gap.high, 6)],
         "emulated_margin": float(np.mean(np.abs(1 - 2 * p1))),
         "sim_margin": float(np.mean(np.abs(model.expval(X)))),
@@ -111,7 +114,7 @@ def main() -> None:
     defaults = parse_params({})
     rows = []
     print(f"{'task':7s} {'training':12s} {'seed':>4s} {'sim':>6s} {'emulated [95% CI]':>22s} {'exact':>6s} "
-          f"{'gap [95% CI]':>24s} {'margin':>7s} {'s':>6s}", flush=True)
+          f"{'gap [95% CI]':>24s} {'margin':>7s} {'s':>6s}  predicted band", flush=True)
     for task in args.tasks:
         splits = splits_for(task, defaults)
         for seed in range(args.seeds):
@@ -122,7 +125,9 @@ def main() -> None:
                 glo, ghi = r["gap_ci95"]
                 print(f"{task:7s} {mode:12s} {seed:4d} {r['sim_accuracy']:6.3f} {r['emulated_accuracy']:6.3f} "
                       f"[{lo:.3f}, {hi:.3f}] {r['emulated_accuracy_exact']:6.3f} {r['gap']:+7.3f} "
-                      f"[{glo:+.3f}, {ghi:+.3f}] {r['emulated_margin']:7.3f} {r['train_seconds']:6.1f}", flush=True)
+                      f"[{glo:+.3f}, {ghi:+.3f}] {r['emulated_margin']:7.3f} {r['train_seconds']:6.1f}  "
+                      f"[{r['predicted_band'][0]:.3f}, {r['predicted_band'][1]:.3f}]"
+                      f"{'' if r['band_covered'] else ' (outside)'}", flush=True)
     summary = summarise(rows)
     print("\nmeans:")
     for s in summary:

@@ -60,9 +60,11 @@ UNSUPPORTED = "unsupported"
 METRICS_FILE_KEYS = (
     "accuracy", "accuracy_ci_low", "accuracy_ci_high",
     "sim2real_gap", "sim2real_gap_ci_low", "sim2real_gap_ci_high",
-    "expval_mae", "expval_mae_mitigated", "accuracy_mitigated", "cost_per_inference_usd", "two_qubit_gates",
-    "predicted_accuracy_low", "predicted_accuracy_high", "predicted_gap_low", "predicted_gap_high",
+    "expval_mae", "expval_mae_mitigated", "cost_per_inference_usd", "two_qubit_gates",
+    "predicted_accuracy_low", "predicted_accuracy_high",
 )
+# Left to MLflow and reports/hardware.json (derived or rarely compared): depth, the gap band
+# (simulator accuracy minus the accuracy band), the mitigated accuracy and its interval, band_covered.
 #: What ``metrics/hardware.json`` keeps for the simulator reference.
 SIMULATOR_FILE_KEYS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high")
 #: Columns of ``plots/hardware/accuracy.csv``.
@@ -246,7 +248,7 @@ def _interval(m: dict[str, float], key: str, signed: bool = False) -> str:
 def results_table(rows: Sequence[EvidenceRow], limits: GateLimits, mode: str) -> str:
     """The stage's closing table: simulator and each device, the figures of MLflow and the metrics file."""
     cost_head = "run cost (QPU price)" if mode != "qpu" else "run cost"
-    header = (f"  {'run':24s} {'backend':9s} {'accuracy [95% CI]':25s} {'sim2real gap [95% CI]':28s} "
+    header = (f"  {'run':24s} {'backend':9s} {'accuracy [95% CI]':25s} {'predicted':16s} {'sim2real gap [95% CI]':28s} "
               f"{'cost/inference':>14s}  {cost_head:>20s}  verdict")
     lines = [f"hardware: gate (on 95% intervals): accuracy >= {limits.min_accuracy}, sim2real gap <= "
              f"{limits.max_gap}, cost per inference <= ${limits.max_cost_per_inference_usd:.2f}", header]
@@ -255,7 +257,9 @@ def results_table(rows: Sequence[EvidenceRow], limits: GateLimits, mode: str) ->
         if not row.supported:
             lines.append(f"  {row.name:24s} {'-':9s} unsupported: {row.reason}")
             continue
-        lines.append(f"  {row.name:24s} {row.backend:9s} {_interval(m, 'accuracy'):25s} "
+        band = (f"[{m['predicted_accuracy_low']:.3f}, {m['predicted_accuracy_high']:.3f}]"
+                if row.name != SIMULATOR and m.get("predicted_accuracy_low") is not None else "")
+        lines.append(f"  {row.name:24s} {row.backend:9s} {_interval(m, 'accuracy'):25s} {band:16s} "
                      f"{_interval(m, 'sim2real_gap', signed=True):28s} {'$' + format(m['cost_per_inference_usd'], '.4f'):>14s}  "
                      f"{'$' + format(m['cost_usd'], ',.2f'):>20s}  {row.outcome}")
     emulated = [f"{row.name} {row.emulation}" for row in rows if row.params.get("emulator_method", NO_EMULATOR)
@@ -263,6 +267,8 @@ def results_table(rows: Sequence[EvidenceRow], limits: GateLimits, mode: str) ->
     if emulated:
         lines.append("  emulator: " + ", ".join(emulated)
                      + " (trajectory intervals include the emulator's own error)" * any("traj" in e for e in emulated))
+    lines.append("  predicted: the accuracy band expected before the run (README, \"Predicted accuracy band, before anything runs\"); "
+                 "mitigated figures: reports/hardware.json, MLflow and the model card")
     for row in rows:
         if row.verdict and not row.verdict.promotes:
             lines.append(f"  {row.name}: {row.verdict.summary}")

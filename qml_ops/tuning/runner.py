@@ -73,7 +73,9 @@ def metrics_document(summary: dict[str, Any]) -> dict[str, Any]:
     study's names, storage, the selection's reason and every trial go to ``reports/tune.json``."""
     doc: dict[str, Any] = {k: summary[k] for k in METRIC_KEYS if summary.get(k) is not None}
     selection = summary.get("selection") or {}
-    numbers = {k: v for k, v in selection.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    # the selected trial and its accuracy are best_trial/best_value; the tolerance is a param
+    numbers = {k: v for k, v in selection.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+               and k not in ("trial", "val_accuracy", "tolerance")}
     if numbers:
         doc["selection"] = numbers
     doc["pareto"] = list(summary.get("pareto") or [])

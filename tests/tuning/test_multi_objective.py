@@ -84,7 +84,7 @@ def test_front_selection_child_runs_and_resume(project):
     best = max(v["val_accuracy"] for v in values.values())
     allowed = {n: v for n, v in values.items() if v["val_accuracy"] >= best - 0.05 and n in front}
     fewest = min(v["two_qubit_gates"] for v in allowed.values())
-    selected = metrics["selection"]["trial"]
+    selected = report["selection"]["trial"]
     assert values[selected]["two_qubit_gates"] == fewest and selected in allowed
     assert document["selected_trial"] == selected == metrics["best_trial"]
     assert document["best_params"] == {k: v for k, v in complete[[t.number for t in complete].index(selected)]
@@ -92,6 +92,7 @@ def test_front_selection_child_runs_and_resume(project):
     assert document["selection"]["rule"] == "min_two_qubit_gates"
     assert document["selection"]["reason"].startswith(f"rule min_two_qubit_gates: trial {selected} has the fewest")
     assert "selection_reason" not in metrics and "rule" not in metrics["selection"]  # words are not metrics
+    assert metrics["best_trial"] == selected and metrics["best_value"] == report["selection"]["val_accuracy"]
     assert report["selection_reason"] == document["selection"]["reason"]
     pick = max(complete, key=lambda t: (t.values[0], -t.user_attrs["val_loss"]))
     assert metrics["selection"]["accuracy_only_trial"] == pick.number
