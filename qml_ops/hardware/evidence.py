@@ -267,8 +267,8 @@ def results_table(rows: Sequence[EvidenceRow], limits: GateLimits, mode: str) ->
     if emulated:
         lines.append("  emulator: " + ", ".join(emulated)
                      + " (trajectory intervals include the emulator's own error)" * any("traj" in e for e in emulated))
-    lines.append("  predicted: the accuracy band expected before the run (README, \"Predicted accuracy band, before anything runs\"); "
-                 "mitigated figures: reports/hardware.json, MLflow and the model card")
+    lines.append("  predicted: the accuracy band expected before the run (README, \"Predicted accuracy band, before "
+                 "anything runs\"); mitigated figures: reports/hardware.json, MLflow and the model card")
     for row in rows:
         if row.verdict and not row.verdict.promotes:
             lines.append(f"  {row.name}: {row.verdict.summary}")
