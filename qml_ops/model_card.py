@@ -133,13 +133,13 @@ def _hardware(s: Mapping[str, Any], verbose: bool) -> list[str]:
         lines.append(f"| {row['run']} | {_interval(row, 'accuracy')} | {_interval(row, 'sim2real_gap', True)} | "
                      f"${row['cost_per_inference_usd']:.4f} | {row['two_qubit_gates']} | {row['depth']} | "
                      f"{row['profile_date']} | {backend} | {row['verdict']} |")
-    lines += _band_lines(s.get("rows", []))
-    lines += _mitigation(s.get("rows", []))
-    if verbose:
+    if verbose:  # why a device did not pass, right under the table
         notes = [f"- **{row['run']}**: {row['verdict_summary']}" for row in s.get("rows", [])
                  if row.get("verdict_summary") and row["verdict"] not in ("pass", "unsupported")]
         if notes:
-            lines += ["", *notes]
+            lines += ["", "Not passed:", "", *notes]
+    lines += _band_lines(s.get("rows", []))
+    lines += _mitigation(s.get("rows", []))
     return lines
 
 
