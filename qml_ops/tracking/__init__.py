@@ -24,7 +24,13 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# MLflow draws a progress bar for every artifact download (a registered model is ten
+# files): in stage logs and CLI output those lines bury what matters. A user's own
+# setting wins.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 from qml_ops.tracking.registry import (
     CANDIDATE_ALIAS,
