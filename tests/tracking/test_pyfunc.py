@@ -104,7 +104,9 @@ def test_legacy_pickled_model_from_before_the_split_loads_in_a_fresh_process(tmp
     out = predict_in_fresh_process(str(model), np.load(LEGACY / "raw_samples.npy"), tmp_path)
     expected = json.loads((LEGACY / "expected.json").read_text())
     assert out["label"] == expected["label"] and out["class"] == expected["class"]
-    assert np.allclose(out["proba"], expected["proba"]) and np.allclose(out["expval"], expected["expval"])
+    # to the simulator's own agreement with PennyLane (1e-6): the engine's float32 arithmetic may change
+    assert np.allclose(out["proba"], expected["proba"], atol=1e-6)
+    assert np.allclose(out["expval"], expected["expval"], atol=1e-6)
 
 
 def test_version_logged_the_old_way_still_loads_in_a_fresh_process(trained):
