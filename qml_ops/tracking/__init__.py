@@ -29,8 +29,9 @@ from typing import Any
 
 # MLflow draws a progress bar for every artifact download (a registered model is ten
 # files): in stage logs and CLI output those lines bury what matters. A user's own
-# setting wins.
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# setting of MLflow's variable for them wins.
+ARTIFACT_PROGRESS_BAR_ENV = "mlflow_enable_artifacts_progress_bar".upper()
+os.environ.setdefault(ARTIFACT_PROGRESS_BAR_ENV, "false")
 
 from qml_ops.tracking.registry import (
     CANDIDATE_ALIAS,
