@@ -137,23 +137,13 @@ def period_window(period: str, now: datetime) -> tuple[datetime | None, datetime
     raise ValueError(f"budget period must be one of {list(BUDGET_PERIODS)}, but got {period!r}")
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
 def in_period(rows: Iterable[TaskRow], period: str, now: datetime) -> list[TaskRow]:
     """The rows created in the budget period holding ``now`` (a row without a
     readable creation time counts in every period: never less than was spent)."""
     start, end = period_window(period, now)
     out = []
     for row in rows:
-        when = _parse_time(row.created_at)
+        when = row.created_time
         if start is None or when is None or start <= when < end:
             out.append(row)
     return out

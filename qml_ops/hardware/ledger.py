@@ -114,6 +114,17 @@ def client_token(run_key: str, device_arn: str, task_index: int, program_hash: s
 # ------------------------------------------------------------------ rows
 
 
+def parse_utc(text: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; naive means UTC) as timezone-aware UTC, or ``None``."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 @dataclass(frozen=True)
 class TaskRow:
     """One QPU task (one attempt) as the ledger records it.
@@ -181,6 +192,11 @@ class TaskRow:
     def key(self) -> tuple[str, str, int, int]:
         """``(run_key, device, task_index, attempt)``: what identifies the row."""
         return (self.run_key, self.device, self.task_index, self.attempt)
+
+    @property
+    def created_time(self) -> datetime | None:
+        """``created_at`` as a timezone-aware UTC time (``None`` when unknown or unreadable)."""
+        return parse_utc(self.created_at)
 
     @property
     def is_created(self) -> bool:

@@ -44,20 +44,10 @@ def _iso(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
 def search_window(rows: Iterable[TaskRow], now: datetime) -> tuple[datetime, datetime] | None:
     """``[earliest row time - skew, now + skew]``, or ``None`` if a row's time is unknown
     (then the search is by device only)."""
-    times = [_parse(r.created_at) for r in rows]
+    times = [r.created_time for r in rows]
     if not times or any(t is None for t in times):
         return None
     return min(times) - CLOCK_SKEW, now + CLOCK_SKEW
