@@ -160,17 +160,6 @@ hardware:
 """
 
 
-@pytest.fixture
-def no_aws(monkeypatch):
-    import boto3
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("an AWS client was created")
-
-    monkeypatch.setattr(boto3, "client", forbidden)
-    monkeypatch.setattr(boto3, "Session", forbidden)
-
-
 @pytest.mark.parametrize("today, age, warned", [(dt.date(2026, 12, 1), 90, True), (dt.date(2026, 6, 1), 90, False),
                                                 (dt.date(2026, 12, 1), 365, False)])
 def test_stage_names_the_profile_date_and_warns_when_old(tmp_path, monkeypatch, capsys, no_aws, today, age, warned):

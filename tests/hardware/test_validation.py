@@ -50,18 +50,6 @@ def write_params(root, mode="emulate", budget=0, approve=0, bucket="null"):
 
 
 @pytest.fixture
-def no_aws(monkeypatch):
-    """Any attempt to reach AWS fails the test: nothing may be created."""
-    import boto3
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("an AWS client was created")
-
-    monkeypatch.setattr(boto3, "client", forbidden)
-    monkeypatch.setattr(boto3, "Session", forbidden)
-
-
-@pytest.fixture
 def trained_project(tmp_path, monkeypatch):
     root = make_project(tmp_path / "proj")
     use_project(monkeypatch, root)
