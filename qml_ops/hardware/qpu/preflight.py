@@ -85,14 +85,7 @@ def validate_circuits(circuits: Sequence[Any], device: Device, profile=None) -> 
 
     profile = profile if profile is not None else load_profile(device.default_profile or device.id)
     emulator = build_local_emulator(profile)
-    for i, c in enumerate(circuits):
-        try:
-            emulator.validate(c.circuit)
-        except Exception as exc:
-            raise HardwareError(
-                f"circuit {i} does not pass {device.id}'s validation (verbatim, native gates, "
-                f"connected physical qubits): {exc}; nothing was submitted"
-            ) from None
+    _validate_each(emulator, circuits, f"{device.id}'s validation")
 
 
 def _capabilities(response: dict, device: Device) -> dict:
@@ -132,14 +125,7 @@ def _validate_live(circuits: Sequence[Any], device: Device, document: dict) -> N
     except Exception as exc:  # an SDK that cannot read the document: say so, do not guess
         raise HardwareError(f"cannot build Braket's emulator from {device.id}'s live document: {exc}; "
                             "nothing was submitted") from None
-    for i, c in enumerate(circuits):
-        try:
-            emulator.validate(c.circuit)
-        except Exception as exc:
-            raise HardwareError(
-                f"circuit {i} does not pass {device.id}'s live device document (verbatim, native gates, "
-                f"connected physical qubits): {exc}; nothing was submitted"
-            ) from None
+    _validate_each(emulator, circuits, f"{device.id}'s live device document")
 
 
 def task_sizes(plan: Sequence[Any] = (), estimate: Any = None) -> list[tuple[int, int]]:
@@ -247,3 +233,16 @@ def check_bucket(s3, bucket: str | None, prefix: str, region: str) -> list[str]:
     except (ClientError, BotoCoreError) as exc:
         problems.append(f"cannot write to s3://{bucket}/{prefix}: {aws.describe_error(exc)}")
     return problems
+
+
+def _validate_each(emulator, circuits, against: str) -> None:
+    """Every circuit through Braket's emulator validation (verbatim box, native gates, connected
+    physical qubits); the first that fails stops the run before anything is submitted."""
+    for i, c in enumerate(circuits):
+        try:
+            emulator.validate(c.circuit)
+        except Exception as exc:
+            raise HardwareError(
+                f"circuit {i} does not pass {against} (verbatim, native gates, connected physical qubits): "
+                f"{exc}; nothing was submitted"
+            ) from None
